@@ -1,0 +1,71 @@
+"""Where the course's assignments live, and the nbgrader settings every command shares.
+
+The repository is an nbgrader course: ``solutions/<assignment>/<assignment>.ipynb`` is the source
+(solution, visible and hidden tests) and ``exercises/<assignment>/<assignment>.ipynb`` the committed
+release. The settings below are used by ``nbgrader_config.py`` (for the ``nbgrader`` command and
+the JupyterLab formgrader) and by :mod:`hepcourse.grading.autograde` (for temporary courses),
+so both grade the same way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from traitlets.config import Config
+
+from ..config import BUILD_DIR, ROOT
+
+SOURCE_DIR = ROOT / "solutions"
+RELEASE_DIR = ROOT / "exercises"
+COURSE_ID = "hepcourse"
+
+CELL_TIMEOUT_S = 60
+"""nbgrader's per-cell timeout while autograding. The slowest graded cell of any assignment takes
+a few seconds on 2 cores (``tests/README.md`` lists them); 60 s leaves room for a slow laptop."""
+
+CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+
+
+def assignments() -> list[str]:
+    """The assignment ids: folders of ``solutions/`` holding ``<id>/<id>.ipynb``."""
+    return sorted(p.parent.name for p in SOURCE_DIR.glob("*/*.ipynb") if p.stem == p.parent.name)
+
+
+def source_notebook(assignment: str) -> Path:
+    return SOURCE_DIR / assignment / f"{assignment}.ipynb"
+
+
+def release_notebook(assignment: str) -> Path:
+    return RELEASE_DIR / assignment / f"{assignment}.ipynb"
+
+
+def course_config(root: Path = ROOT, db_path: Path | None = None,
+                  source: str = "solutions", release: str = "exercises") -> Config:
+    """The nbgrader configuration of a course rooted at ``root``.
+
+    ``db_path`` is the sqlite gradebook; every nbgrader command of one course must use the same
+    one (default ``_build/nbgrader/gradebook.db``).
+    """
+    db_path = Path(db_path) if db_path else BUILD_DIR / "nbgrader" / "gradebook.db"
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    c = Config()
+    c.CourseDirectory.root = str(root)
+    c.CourseDirectory.course_id = COURSE_ID
+    c.CourseDirectory.source_directory = source
+    c.CourseDirectory.release_directory = release
+    c.CourseDirectory.submitted_directory = "submitted"
+    c.CourseDirectory.autograded_directory = "autograded"
+    c.CourseDirectory.feedback_directory = "feedback"
+    c.CourseDirectory.solution_directory = "generated_solutions"
+    c.CourseDirectory.db_url = f"sqlite:///{db_path}"
+    c.Execute.timeout = CELL_TIMEOUT_S
+    c.ClearSolutions.code_stub = {"python": CODE_STUB}
+    c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+    c.Autograde.create_student = True
+    # Feedback must not show hidden tests (nbgrader shows them by default).
+    c.GenerateFeedback.preprocessors = [
+        "nbgrader.preprocessors.GetGrades",
+        "nbgrader.preprocessors.ClearHiddenTests",
+        "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    ]
+    return c

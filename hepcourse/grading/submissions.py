@@ -1,0 +1,57 @@
+"""Build submissions for tests: the release with answers filled in, some of them wrong.
+
+A wrong-answer variant names solution cells by ``grade_id`` and gives their replacement source;
+every other solution cell gets the reference solution. Because the variant is built from the
+committed release at test time, it follows every change of the assignment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+import nbformat
+import yaml
+
+from .course import release_notebook, source_notebook
+
+_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+
+
+def solution_sources(assignment: str) -> dict[str, str]:
+    """grade_id → the reference solution code of each solution cell (markers removed)."""
+    nb = nbformat.read(source_notebook(assignment), as_version=4)
+    out = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and cell.cell_type == "code":
+            lines = [ln for ln in cell.source.splitlines() if ln.strip() not in _MARKERS]
+            out[meta["grade_id"]] = "\n".join(lines)
+    return out
+
+
+def filled_release(assignment: str, replacements: Mapping[str, str] | None = None,
+                   blank: tuple[str, ...] = ()) -> nbformat.NotebookNode:
+    """The release with every solution cell answered by the reference solution, except that
+    cells in ``replacements`` get the given source and cells in ``blank`` keep the stub."""
+    replacements = dict(replacements or {})
+    solutions = solution_sources(assignment)
+    unknown = set(replacements) - set(solutions)
+    if unknown:
+        raise KeyError(f"{assignment} has no solution cells {sorted(unknown)}; it has {sorted(solutions)}")
+    nb = nbformat.read(release_notebook(assignment), as_version=4)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.metadata.get("nbgrader", {}).get("solution") and gid not in blank:
+            cell.source = replacements.get(gid, solutions.get(gid, cell.source))
+    return nb
+
+
+def load_variants(path: Path) -> dict[str, dict]:
+    """Read ``tests/submissions/<assignment>.yml``: ``variants: {name: {description, replace, wrong_parts}}``."""
+    spec = yaml.safe_load(Path(path).read_text())
+    variants = spec.get("variants") or {}
+    for name, v in variants.items():
+        if not v.get("replace") or "wrong_parts" not in v:
+            raise ValueError(f"{path}: variant {name!r} needs 'replace' and 'wrong_parts'")
+    return variants

@@ -1,0 +1,1 @@
+"""Physics helpers: toy models with exact densities (``toys``)."""

@@ -1,0 +1,139 @@
+"""Toy signal and background models whose densities are known exactly.
+
+On a toy, the Neyman–Pearson lemma (seed 003, Sec. 1.1.4) gives the best possible classifier:
+the likelihood ratio r(x) = p(x|S) / p(x|B). Every learned classifier of the course can be
+compared with it, and every metric has a closed form to check against.
+
+Conventions: ``sample`` returns ``(x, y)`` with ``x`` of shape (N, D) and labels ``y`` = 1 for
+signal, 0 for background, signal first; all random numbers come from the ``numpy.random.Generator``
+passed in, so a seed fixes the sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+
+@dataclass(frozen=True)
+class GaussianToy:
+    """Signal x ~ N(μ_S, Σ_S) and background x ~ N(μ_B, Σ_B) in D dimensions.
+
+    The log-likelihood ratio is quadratic in x,
+        log r(x) = log N(x; μ_S, Σ_S) − log N(x; μ_B, Σ_B),
+    and linear when Σ_S = Σ_B (then a straight cut on a linear combination is optimal).
+    """
+
+    mu_s: tuple[float, ...]
+    cov_s: tuple[tuple[float, ...], ...]
+    mu_b: tuple[float, ...]
+    cov_b: tuple[tuple[float, ...], ...]
+
+    @property
+    def dim(self) -> int:
+        return len(self.mu_s)
+
+    @property
+    def signal(self):
+        return stats.multivariate_normal(np.array(self.mu_s), np.array(self.cov_s))
+
+    @property
+    def background(self):
+        return stats.multivariate_normal(np.array(self.mu_b), np.array(self.cov_b))
+
+    def sample(self, n_signal: int, n_background: int, rng: np.random.Generator):
+        """Draw ``n_signal`` signal and ``n_background`` background events: ``x`` (N, D), ``y`` (N,)."""
+        xs = rng.multivariate_normal(self.mu_s, self.cov_s, size=n_signal)
+        xb = rng.multivariate_normal(self.mu_b, self.cov_b, size=n_background)
+        x = np.concatenate([xs, xb]).reshape(-1, self.dim)
+        y = np.concatenate([np.ones(n_signal, dtype=int), np.zeros(n_background, dtype=int)])
+        return x, y
+
+    def _as_points(self, x) -> np.ndarray:
+        return np.asarray(x, dtype=float).reshape(-1, self.dim)
+
+    def log_pdf_signal(self, x) -> np.ndarray:
+        return np.atleast_1d(self.signal.logpdf(self._as_points(x)))
+
+    def log_pdf_background(self, x) -> np.ndarray:
+        return np.atleast_1d(self.background.logpdf(self._as_points(x)))
+
+    def log_likelihood_ratio(self, x) -> np.ndarray:
+        """log r(x) = log p(x|S) − log p(x|B), shape (N,)."""
+        return self.log_pdf_signal(x) - self.log_pdf_background(x)
+
+    def signal_probability(self, x, signal_fraction: float = 0.5) -> np.ndarray:
+        """p(S|x) = f r / (f r + 1 − f): what a perfect classifier trained with signal fraction f outputs."""
+        logit = self.log_likelihood_ratio(x) + np.log(signal_fraction / (1.0 - signal_fraction))
+        return 1.0 / (1.0 + np.exp(-logit))
+
+
+GAUSS_1D = GaussianToy(mu_s=(1.0,), cov_s=((1.0,),), mu_b=(-1.0,), cov_b=((1.0,),))
+"""Signal N(+1, 1) vs background N(−1, 1): every metric has a closed form (see ``gauss1d_*``)."""
+
+GAUSS_2D = GaussianToy(mu_s=(1.0, 1.0), cov_s=((1.0, 0.5), (0.5, 1.0)),
+                       mu_b=(0.0, 0.0), cov_b=((2.0, 0.0), (0.0, 2.0)))
+"""Correlated signal N((1,1), [[1,½],[½,1]]) vs broad background N(0, 2·1): quadratic log r, optimal AUC ≈ 0.8365."""
+
+
+def gauss1d_separation(toy: GaussianToy = GAUSS_1D) -> float:
+    """d' = |μ_S − μ_B| / σ for a 1D Gaussian toy with equal widths."""
+    (sigma2_s,), = toy.cov_s
+    (sigma2_b,), = toy.cov_b
+    if not np.isclose(sigma2_s, sigma2_b):
+        raise ValueError("closed forms need equal signal and background widths")
+    return abs(toy.mu_s[0] - toy.mu_b[0]) / np.sqrt(sigma2_s)
+
+
+def gauss1d_auc(toy: GaussianToy = GAUSS_1D) -> float:
+    """AUC = Φ(d'/√2) for a cut on x (the optimal classifier when the widths are equal)."""
+    return float(stats.norm.cdf(gauss1d_separation(toy) / np.sqrt(2.0)))
+
+
+def gauss1d_eps_b(eps_s, toy: GaussianToy = GAUSS_1D):
+    """ε_B(ε_S) = 1 − Φ(d' + Φ⁻¹(1 − ε_S)) for a cut x > t, with t set by ε_S."""
+    return stats.norm.sf(gauss1d_separation(toy) + stats.norm.ppf(1.0 - np.asarray(eps_s, dtype=float)))
+
+
+@dataclass(frozen=True)
+class LinearDensities:
+    """One observable O ∈ [0, 1] with linear densities, seed 003 Eq. (1.8).
+
+    ``background="flat"``:    s(O) = A·O,  b(O) = B          (p = ½ at O = B/A);
+    ``background="falling"``: s(O) = A·O,  b(O) = A·(1 − O)  (p = ½ at O = ½).
+    ``A`` and ``B`` are expected event counts per unit O; the normalised densities are
+    f_S = 2O and f_B = 1 (flat) or 2(1 − O) (falling), and the expected totals A/2 and B (or A/2).
+    """
+
+    A: float = 2.0
+    B: float = 1.0
+    background: str = "flat"
+
+    def __post_init__(self):
+        if self.background not in {"flat", "falling"}:
+            raise ValueError("background must be 'flat' or 'falling'")
+
+    @property
+    def n_signal_per_unit(self) -> float:
+        return self.A / 2.0
+
+    @property
+    def n_background_per_unit(self) -> float:
+        return self.B if self.background == "flat" else self.A / 2.0
+
+    def sample(self, n: int, rng: np.random.Generator):
+        """``n`` events in total, split between S and B in the ratio of their expected counts."""
+        f_s = self.n_signal_per_unit / (self.n_signal_per_unit + self.n_background_per_unit)
+        n_s = int(round(n * f_s))
+        o_s = np.sqrt(rng.uniform(size=n_s))  # inverse CDF of f_S = 2O
+        u = rng.uniform(size=n - n_s)
+        o_b = u if self.background == "flat" else 1.0 - np.sqrt(u)  # f_B = 2(1−O)
+        x = np.concatenate([o_s, o_b])
+        y = np.concatenate([np.ones(n_s, dtype=int), np.zeros(n - n_s, dtype=int)])
+        return x, y
+
+    def bayes_split(self) -> float:
+        """The O where p(S|O) = s/(s+b) = ½, Eq. (1.9): B/A (flat) or ½ (falling)."""
+        return self.B / self.A if self.background == "flat" else 0.5

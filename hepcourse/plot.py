@@ -1,0 +1,102 @@
+"""The course's plotting style and its standard figures.
+
+``use_style()`` once per notebook; then ``roc_plot`` (background rejection 1/ε_B against signal
+efficiency ε_S, the particle-physics way to draw a ROC curve) and ``hist_ratio`` (histograms with a
+ratio panel below).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import matplotlib.pyplot as plt
+import mplhep
+import numpy as np
+
+from .metrics import ROC
+
+STYLE = {
+    "figure.figsize": (6.0, 4.5),
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "font.size": 11,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "image.cmap": "viridis",
+}
+
+
+def use_style() -> None:
+    """Apply the course style to matplotlib (a light version of mplhep's defaults)."""
+    plt.rcParams.update(STYLE)
+
+
+def roc_plot(curves: Mapping[str, ROC], ax=None, rejection: bool = True, random_guess: bool = True):
+    """Plot several ROC curves.
+
+    ``rejection=True`` draws 1/ε_B (log scale) against ε_S, as in seed 003 Fig. 4 and the
+    top-tagging comparisons; ``False`` draws the textbook ε_S against ε_B with the AUC in the legend.
+    Returns the axes.
+    """
+    ax = ax or plt.figure().add_subplot()
+    for name, roc in curves.items():
+        if rejection:
+            keep = roc.eps_b > 0
+            ax.plot(roc.eps_s[keep], 1.0 / roc.eps_b[keep], label=f"{name} (AUC {roc.auc:.4f})")
+        else:
+            ax.plot(roc.eps_b, roc.eps_s, label=f"{name} (AUC {roc.auc:.4f})")
+    if rejection:
+        if random_guess:
+            e = np.linspace(0.01, 1, 100)
+            ax.plot(e, 1 / e, "k:", lw=1, label="random guess")
+        ax.set_yscale("log")
+        ax.set_xlabel(r"signal efficiency $\epsilon_S$")
+        ax.set_ylabel(r"background rejection $1/\epsilon_B$")
+        ax.set_xlim(0, 1)
+    else:
+        if random_guess:
+            ax.plot([0, 1], [0, 1], "k:", lw=1, label="random guess")
+        ax.set_xlabel(r"background efficiency $\epsilon_B$")
+        ax.set_ylabel(r"signal efficiency $\epsilon_S$")
+        ax.set_aspect("equal")
+    ax.legend()
+    return ax
+
+
+def hist_ratio(samples: Mapping[str, np.ndarray], bins, reference: str | None = None,
+               weights: Mapping[str, np.ndarray] | None = None, density: bool = True,
+               xlabel: str = "", ylabel: str | None = None, ratio_range=(0.5, 1.5)):
+    """Histograms of several samples with their ratio to ``reference`` in a lower panel.
+
+    Error bars in the ratio are the statistical (Poisson, with weights: √Σw²) uncertainty of the
+    numerator only. Returns ``(fig, (ax_main, ax_ratio))``.
+    """
+    names = list(samples)
+    reference = reference or names[0]
+    weights = weights or {}
+    fig, (ax, rax) = plt.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": (3, 1), "hspace": 0.05})
+    hists = {}
+    for name in names:
+        w = weights.get(name)
+        h, edges = np.histogram(samples[name], bins=bins, weights=w)
+        h2, _ = np.histogram(samples[name], bins=edges, weights=None if w is None else w ** 2)
+        norm = h.sum() * np.diff(edges) if density else np.ones_like(np.diff(edges))
+        hists[name] = (h / norm, np.sqrt(h2) / norm, edges)
+        mplhep.histplot(h / norm, edges, yerr=np.sqrt(h2) / norm, ax=ax, label=name)
+    ref, _, edges = hists[reference]
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    for name in names:
+        h, err, _ = hists[name]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio, rerr = h / ref, err / ref
+        rax.errorbar(centres, ratio, yerr=rerr, fmt="o" if name != reference else "-", ms=3)
+    rax.axhline(1.0, color="k", lw=0.8)
+    rax.set_ylim(*ratio_range)
+    rax.set_ylabel(f"ratio to\n{reference}")
+    rax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel or ("density" if density else "events"))
+    ax.legend()
+    return fig, (ax, rax)
