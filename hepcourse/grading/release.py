@@ -15,9 +15,9 @@ from pathlib import Path
 
 import nbformat
 
-from .course import RELEASE_DIR, assignments, course_config, release_notebook, source_notebook
+from .course import RELEASE_DIR, assignments, course_config, source_notebook
 
-CHECKSUMS = RELEASE_DIR / "RELEASES.sha256"
+CHECKSUMS_NAME = "RELEASES.sha256"
 
 
 class ModifiedReleaseError(RuntimeError):
@@ -62,28 +62,29 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _read_checksums() -> dict[str, str]:
-    if not CHECKSUMS.exists():
+def _read_checksums(path: Path) -> dict[str, str]:
+    if not path.exists():
         return {}
-    pairs = (line.split(maxsplit=1) for line in CHECKSUMS.read_text().splitlines() if line.strip())
+    pairs = (line.split(maxsplit=1) for line in path.read_text().splitlines() if line.strip())
     return {name.strip(): digest for digest, name in pairs}
 
 
-def release(names: list[str] | None = None, force: bool = False) -> list[Path]:
+def release(names: list[str] | None = None, force: bool = False, release_dir: Path = RELEASE_DIR) -> list[Path]:
     """Regenerate ``exercises/`` for ``names`` (default: every assignment); return the written files."""
     names = names or assignments()
-    recorded = _read_checksums()
+    checksums = Path(release_dir) / CHECKSUMS_NAME
+    recorded = _read_checksums(checksums)
     for name in names:
-        target = release_notebook(name)
-        rel = target.relative_to(RELEASE_DIR).as_posix()
+        target = Path(release_dir) / name / f"{name}.ipynb"
+        rel = target.relative_to(release_dir).as_posix()
         if target.exists() and not force and recorded.get(rel) != _sha256(target):
             raise ModifiedReleaseError(
                 f"{target} was edited after it was released; its edits would be lost. "
                 "Move your changes into solutions/ (the source), or rerun with --force.")
     written = []
     for name in names:
-        path = generate_release(name, RELEASE_DIR)
-        recorded[path.relative_to(RELEASE_DIR).as_posix()] = _sha256(path)
+        path = generate_release(name, release_dir)
+        recorded[path.relative_to(release_dir).as_posix()] = _sha256(path)
         written.append(path)
-    CHECKSUMS.write_text("".join(f"{d}  {n}\n" for n, d in sorted(recorded.items())))
+    checksums.write_text("".join(f"{d}  {n}\n" for n, d in sorted(recorded.items())))
     return written
