@@ -13,6 +13,9 @@ import inspect
 
 import numpy as np
 
+__all__ = ["CheckFailed", "expect", "expect_finite", "expect_shape", "expect_close", "expect_in_range",
+           "expect_own_implementation"]
+
 
 class CheckFailed(AssertionError):
     """A test of an assignment failed; the message is meant for the learner."""
@@ -88,3 +91,28 @@ def expect_own_implementation(func, forbidden: tuple[str, ...] = ("hepcourse",))
     if used:
         _fail(f"{func.__name__} uses {', '.join(used)}: this part asks you to implement it yourself "
               "(the course package's version is the reference the tests compare with).")
+
+
+def _guard(namespace: dict) -> None:
+    """Undo what a submission could have done to make tests pass without running them.
+
+    The autograder puts a call to this first in every test cell: it reloads this module (in case
+    its functions were patched), rebinds the helpers in the notebook's namespace (in case they
+    were redefined), restores the built-in ``AssertionError`` and removes IPython handlers that
+    would swallow exceptions. The test cell then ends by printing a per-run nonce, which the
+    grader requires (a cell whose nonce is missing did not run to its end and earns nothing).
+    """
+    import builtins
+    import importlib
+    import sys
+
+    real = next(c for c in Exception.__subclasses__() if c.__name__ == "AssertionError" and c.__module__ == "builtins")
+    builtins.AssertionError = real
+    module = importlib.reload(sys.modules[__name__])
+    for name in module.__all__:
+        namespace[name] = getattr(module, name)
+    try:
+        shell = get_ipython()  # noqa: F821  (defined inside IPython)
+    except NameError:
+        return
+    shell.custom_exceptions = ()

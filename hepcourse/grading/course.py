@@ -3,7 +3,7 @@
 The repository is an nbgrader course: ``solutions/<assignment>/<assignment>.ipynb`` is the source
 (solution, visible and hidden tests) and ``exercises/<assignment>/<assignment>.ipynb`` the committed
 release. The settings below are used by ``nbgrader_config.py`` (for the ``nbgrader`` command and
-the JupyterLab formgrader) and by :mod:`hepcourse.grading.autograde` (for temporary courses),
+the JupyterLab formgrader) and by :mod:`hepcourse.grading.grader` (for temporary courses),
 so both grade the same way.
 """
 
