@@ -1,7 +1,7 @@
 # Machine Learning for Particle Physics — the course's commands. `make help` lists them.
 #
 # Everything runs in a virtual environment in .venv, created on first use. PyTorch is installed
-# first and pinned (torch==2.13.0) so that Linux gets its CPU wheel, not gigabytes of CUDA.
+# first, pinned (torch==2.13.0), from TORCH_INDEX when given, so that nothing later pulls another build.
 
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -9,9 +9,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SOLUTIONS ?= 1
+# Optional PyTorch wheel index: on a Linux laptop without an NVIDIA GPU, pass the CPU index of
+# pytorch.org here to avoid gigabytes of CUDA libraries (see book/student.md).
+TORCH_INDEX ?=
 export HEPCOURSE_TEST_START ?= $(shell date +%s)
 
-.PHONY: help install book test lab release browser clean
+.PHONY: help install book test lab release system clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -20,7 +23,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed; found " + sys.version)'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
@@ -30,15 +33,17 @@ book: $(STAMP)  ## build the website (full mode, every lecture executed) into _b
 	$(BIN)/jupyter-book build . -W --keep-going
 	@echo "The course website: file://$(CURDIR)/_build/html/index.html"
 
-browser:  # Chromium for the site tests: installed from apt when we are root and it is missing
-	@if ! command -v chromium >/dev/null 2>&1; then \
+system:  # what pip cannot install: Chromium (site tests) and bubblewrap (grading sandbox), from apt as root
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing chromium from apt"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium is missing: the website tests will be skipped (install it: sudo apt-get install chromium)"; fi; \
+	    echo "installing from apt:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing:$$missing (sudo apt-get install$$missing); without them the website tests are skipped and grading is not sandboxed"; fi; \
 	fi
 
-test: $(STAMP) browser  ## run the whole test suite in quick mode (site build in _build/quick)
+test: $(STAMP) system  ## run the whole test suite in quick mode (site build in _build/quick)
 	HEPCOURSE_QUICK=1 OMP_NUM_THREADS=1 $(BIN)/pytest -n 2 --dist loadscope --nbval-lax \
 	  --timeout 900 --durations 25 tests lectures
 
