@@ -1,13 +1,23 @@
 """The ``hepcourse`` command.
 
-    hepcourse release [ASSIGNMENT ...] [--force]   regenerate exercises/ from solutions/
-    hepcourse list                                 list the assignments
+Learners:
+    hepcourse start ch01                      copy the exercise to workspace/ (git-ignored)
+    hepcourse check workspace/ch01_....ipynb  grade a copy with the hidden tests, print a table
+
+Instructors (details: book/instructor.md):
+    hepcourse release [ASSIGNMENT ...] [--force]        regenerate exercises/ from solutions/
+    hepcourse grade collect ASSIGNMENT FOLDER|ZIP       file submissions named <student>.ipynb
+    hepcourse grade autograde ASSIGNMENT [--jobs N]     autograde them in the sandbox
+    hepcourse grade feedback ASSIGNMENT                 feedback HTML (no hidden tests, offline math)
+    hepcourse grade export ASSIGNMENT [--out FILE]      grades CSV, one row per student
+    hepcourse list                                      the assignments
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def _release(args) -> int:
@@ -31,19 +41,92 @@ def _list(args) -> int:
     return 0
 
 
+def _start(args) -> int:
+    from .grading.classroom import start
+
+    try:
+        path = start(args.assignment, force=args.force)
+    except FileExistsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"Your copy: {path}\nOpen it in JupyterLab (make lab), then check it with: hepcourse check {path}")
+    return 0
+
+
+def _check(args) -> int:
+    import time
+
+    from .grading.classroom import check, report
+
+    t0 = time.perf_counter()
+    print(f"Checking {args.notebook} with the visible and hidden tests (your file is not changed) ...", flush=True)
+    grade = check(Path(args.notebook), sandbox=None if args.sandbox else False)
+    print(report(grade))
+    print(f"({time.perf_counter() - t0:.0f} s)")
+    return 0 if grade.score is not None and grade.score == grade.max_score else 1
+
+
+def _grade(args) -> int:
+    from .grading import classroom
+
+    if args.action == "collect":
+        students = classroom.collect(args.assignment, Path(args.submissions))
+        print(f"collected {len(students)} submissions of {classroom.find_assignment(args.assignment)}: {', '.join(students)}")
+    elif args.action == "autograde":
+        from tqdm import tqdm
+
+        with tqdm(desc="graded", unit="submission", ascii=True) as bar:
+            grades = classroom.grade_class(args.assignment, jobs=args.jobs,
+                                           source=Path(args.solutions) if args.solutions else None,
+                                           sandbox=not args.no_sandbox, on_graded=lambda g: bar.update())
+        manual = [s for s, g in grades.items() if g.needs_manual_grade or g.score is None]
+        print(f"graded {len(grades)} submissions; {len(manual)} need a look: {', '.join(manual) or 'none'}")
+    elif args.action == "feedback":
+        pages = classroom.feedback(args.assignment, source=Path(args.solutions) if args.solutions else None)
+        print(f"wrote {len(pages)} feedback pages under {pages[0].parents[2] if pages else '-'}")
+    elif args.action == "export":
+        assignment = classroom.find_assignment(args.assignment)
+        out = Path(args.out or classroom.BUILD_DIR / "nbgrader" / f"{assignment}-grades.csv")
+        print(f"wrote {classroom.export_csv(classroom.load_outcomes(assignment), out)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="hepcourse", description="Tools of the course Machine Learning for Particle Physics.")
+    parser = argparse.ArgumentParser(prog="hepcourse",
+                                     description="Tools of the course Machine Learning for Particle Physics.")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("start", help="copy an exercise into workspace/ to work on it")
+    p.add_argument("assignment", help="chapter (ch01) or assignment id")
+    p.add_argument("--force", action="store_true", help="overwrite your existing copy")
+    p.set_defaults(func=_start)
+
+    p = sub.add_parser("check", help="grade your notebook with the hidden tests (the file is not changed)")
+    p.add_argument("notebook")
+    p.add_argument("--sandbox", action="store_true", help="run it in the bubblewrap sandbox")
+    p.set_defaults(func=_check)
 
     p = sub.add_parser("release", help="regenerate exercises/ from solutions/ with nbgrader")
     p.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
     p.add_argument("--force", action="store_true", help="overwrite releases edited by hand")
     p.set_defaults(func=_release)
 
+    p = sub.add_parser("grade", help="grade a class: collect, autograde, feedback, export")
+    p.add_argument("action", choices=["collect", "autograde", "feedback", "export"])
+    p.add_argument("assignment")
+    p.add_argument("submissions", nargs="?", help="collect: a folder or zip of <student>.ipynb files")
+    p.add_argument("--jobs", type=int, default=2, help="notebooks graded at once (default 2)")
+    p.add_argument("--solutions", help="a private copy of solutions/ whose hidden tests students have not seen")
+    p.add_argument("--out", help="export: the CSV file")
+    p.add_argument("--no-sandbox", action="store_true", help="run submissions unsandboxed (trusted notebooks only)")
+    p.set_defaults(func=_grade)
+
     p = sub.add_parser("list", help="list the assignments")
     p.set_defaults(func=_list)
 
     args = parser.parse_args(argv)
+    if args.command == "grade" and args.action == "collect" and not args.submissions:
+        parser.error("grade collect needs the folder or zip of submissions")
     return args.func(args)
 
 

@@ -9,6 +9,7 @@ so both grade the same way.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from traitlets.config import Config
@@ -41,24 +42,32 @@ def release_notebook(assignment: str) -> Path:
     return RELEASE_DIR / assignment / f"{assignment}.ipynb"
 
 
-def course_config(root: Path = ROOT, db_path: Path | None = None,
-                  source: str = "solutions", release: str = "exercises") -> Config:
+GRADING_DIR = BUILD_DIR / "nbgrader"
+"""The instructor's grading folders of the repository course: gradebook, submitted/, autograded/,
+feedback/ (all git-ignored under ``_build``)."""
+
+
+def course_config(root: Path = ROOT, db_path: Path | None = None, source: str = "solutions",
+                  release: str = "exercises", work: str = "") -> Config:
     """The nbgrader configuration of a course rooted at ``root``.
 
     ``db_path`` is the sqlite gradebook; every nbgrader command of one course must use the same
-    one (default ``_build/nbgrader/gradebook.db``).
+    one (default ``_build/nbgrader/gradebook.db``). ``work`` is the folder, relative to ``root``,
+    that holds submitted/, autograded/ and feedback/ (the repository course uses ``_build/nbgrader``).
     """
-    db_path = Path(db_path) if db_path else BUILD_DIR / "nbgrader" / "gradebook.db"
+    db_path = Path(db_path) if db_path else GRADING_DIR / "gradebook.db"
+    prefix = f"{work.rstrip('/')}/" if work else ""
     db_path.parent.mkdir(parents=True, exist_ok=True)
     c = Config()
     c.CourseDirectory.root = str(root)
     c.CourseDirectory.course_id = COURSE_ID
     c.CourseDirectory.source_directory = source
     c.CourseDirectory.release_directory = release
-    c.CourseDirectory.submitted_directory = "submitted"
-    c.CourseDirectory.autograded_directory = "autograded"
-    c.CourseDirectory.feedback_directory = "feedback"
-    c.CourseDirectory.solution_directory = "generated_solutions"
+    c.CourseDirectory.submitted_directory = prefix + "submitted"
+    c.CourseDirectory.autograded_directory = prefix + "autograded"
+    c.CourseDirectory.feedback_directory = prefix + "feedback"
+    c.CourseDirectory.solution_directory = prefix + "generated_solutions"
+    c.OverwriteCells.add_missing_cells = True           # a deleted test cell is restored and still counted
     c.CourseDirectory.db_url = f"sqlite:///{db_path}"
     c.Execute.timeout = CELL_TIMEOUT_S
     c.ClearSolutions.code_stub = {"python": CODE_STUB}
@@ -71,3 +80,18 @@ def course_config(root: Path = ROOT, db_path: Path | None = None,
         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     ]
     return c
+
+
+def instructor_course(source: Path | None = None) -> Config:
+    """The repository as the nbgrader course an instructor grades a class in.
+
+    Submissions, autograded notebooks, feedback and the gradebook live under ``_build/nbgrader``
+    (``$NBGRADER_DB`` moves the gradebook, as for the ``nbgrader`` command). ``source`` replaces
+    ``solutions/`` by a private copy whose hidden tests students have not seen. nbgrader's own
+    release copy goes to ``_build/nbgrader/release``, never over the committed ``exercises/``.
+    """
+    db = os.environ.get("NBGRADER_DB")
+    rel = lambda p: os.path.relpath(p, ROOT)  # noqa: E731
+    return course_config(ROOT, Path(db) if db else None,
+                         source=str(Path(source).resolve()) if source else "solutions",
+                         release=rel(GRADING_DIR / "release"), work=rel(GRADING_DIR))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import secrets
 import shutil
 import tempfile
@@ -32,6 +33,7 @@ from typing import Callable, Mapping
 import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
+from traitlets.config import Config
 
 from .course import course_config, source_notebook
 from .sandbox import Execution, Limits, bwrap_path, run_notebook
@@ -130,8 +132,40 @@ def _verify(nb, nonce: str, run: Execution) -> tuple[object, list[str]]:
 def _error_message(cell) -> str:
     for out in cell.get("outputs", []):
         if out.get("output_type") == "error":
-            return f"{out.get('ename', 'Error')}: {out.get('evalue', '')}".strip()
+            ename, evalue = out.get("ename", "Error"), out.get("evalue", "")
+            if ename == "NotImplementedError" and not evalue:
+                evalue = "not answered yet (the answer cell still raises NotImplementedError)"
+            return f"{ename}: {evalue}".strip()
     return ""
+
+
+def _repair_metadata(path: Path, known_ids: set[str]) -> str:
+    """Drop nbgrader metadata that the gradebook cannot match (unknown or repeated grade_ids).
+
+    Such a cell becomes an ordinary cell of the student's; if it was a test cell, the master copy
+    is added back by ``OverwriteCells.add_missing_cells``. The file as submitted is kept beside,
+    as ``<name>.ipynb.submitted``. Returns a note for the grade's reason, '' if nothing changed.
+    """
+    nb = nbformat.read(path, as_version=4)
+    seen, dropped = set(), []
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if "nbgrader" in cell.metadata and (gid not in known_ids or gid in seen):
+            dropped.append(str(gid))
+            del cell.metadata["nbgrader"]
+        elif gid:
+            seen.add(gid)
+    if not dropped:
+        return ""
+    shutil.copyfile(path, path.with_name(path.name + ".submitted"))
+    nbformat.write(nb, path)
+    return f"cells with unknown or repeated grade_id {', '.join(dropped)} were treated as the student's own cells"
+
+
+def _last_error_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if re.match(r"^\w+(Error|Exception): ", ln.strip())]
+    useful = [ln for ln in lines if not ln.startswith("nbgrader.converters.base.NbGraderException")]
+    return (useful or lines or [text.strip().splitlines()[-1] if text.strip() else "unknown error"])[-1][:300]
 
 
 def _readable_notebook(path: Path) -> str:
@@ -147,35 +181,48 @@ def _readable_notebook(path: Path) -> str:
 
 def autograde(assignment: str, submissions: Mapping[str, Path | nbformat.NotebookNode],
               workdir: Path | None = None, jobs: int = 2, sandbox: bool | None = None,
-              limits: Limits = Limits(), on_graded: Callable[[SubmissionGrade], None] | None = None
-              ) -> dict[str, SubmissionGrade]:
+              limits: Limits = Limits(), on_graded: Callable[[SubmissionGrade], None] | None = None,
+              course: Config | None = None) -> dict[str, SubmissionGrade]:
     """Grade ``submissions`` (student id → notebook file or notebook) of ``assignment``.
 
     ``jobs`` notebooks run at once. ``sandbox``: True requires bubblewrap, False runs without it
-    (only for your own notebooks), None uses it when installed. ``workdir`` keeps the course
-    (gradebook, autograded notebooks) for feedback and export; by default it is deleted.
-    ``on_graded`` is called as each submission is recorded (progress reporting).
+    (only for your own notebooks), None uses it when installed. ``on_graded`` is called as each
+    submission is recorded (progress reporting).
+
+    By default a throwaway course is made in ``workdir`` (deleted afterwards when None) from
+    ``solutions/``. An instructor passes ``course``, the nbgrader configuration of a real course
+    (see :func:`instructor_course`), whose gradebook then receives the grades.
     """
+    import warnings
+
     from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
+    from sqlalchemy.exc import SAWarning
 
+    # nbgrader 0.9.6 with SQLAlchemy 2.1 warns on every autograde; the scores are unaffected
+    warnings.filterwarnings("ignore", category=SAWarning)
     if sandbox is None:
         sandbox = bwrap_path() is not None
     if sandbox and bwrap_path() is None:
         raise RuntimeError("sandboxed grading needs bubblewrap: apt-get install bubblewrap")
     owner = None
-    if workdir is None:
-        owner = tempfile.TemporaryDirectory(prefix="hepcourse-grade-")
-        workdir = Path(owner.name)
-    workdir = Path(workdir)
-    runs = workdir / "runs"
-    try:
+    if course is None:
+        if workdir is None:
+            owner = tempfile.TemporaryDirectory(prefix="hepcourse-grade-")
+            workdir = Path(owner.name)
+        workdir = Path(workdir)
         shutil.copytree(source_notebook(assignment).parent, workdir / "source" / assignment, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
         cfg = course_config(workdir, workdir / "gradebook.db", source="source", release="release")
-        cfg.NbGraderAPI.log_level = "ERROR"
-        cfg.OverwriteCells.add_missing_cells = True
+    else:
+        cfg = copy.deepcopy(course)
+    cfg.NbGraderAPI.log_level = "ERROR"
+    root = Path(cfg.CourseDirectory.root)
+    submitted_dir = root / cfg.CourseDirectory.submitted_directory
+    autograded_dir = root / cfg.CourseDirectory.autograded_directory
+    runs = submitted_dir.parent / "runs"
+    try:
         sanitize_cfg = copy.deepcopy(cfg)
         sanitize_cfg.Autograde.autograde_preprocessors = []
         record_cfg = copy.deepcopy(cfg)
@@ -196,8 +243,12 @@ def autograde(assignment: str, submissions: Mapping[str, Path | nbformat.Noteboo
             raise RuntimeError(f"generating {assignment} failed:\n{generated.get('error') or generated.get('log')}")
         with Gradebook(cfg.CourseDirectory.db_url, course_id=cfg.CourseDirectory.course_id) as gb:
             max_score = gb.find_assignment(assignment).max_score
+        master = nbformat.read(Path(cfg.CourseDirectory.root) / cfg.CourseDirectory.source_directory
+                               / assignment / f"{assignment}.ipynb", as_version=4)
+        known_ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in master.cells} - {None}
 
         problems: dict[str, list[str]] = {}
+        notes: dict[str, str] = {}
         runs_info: dict[str, Execution] = {}
 
         def execute(student: str, nonce: str) -> str:
@@ -217,22 +268,23 @@ def autograde(assignment: str, submissions: Mapping[str, Path | nbformat.Noteboo
         pending = []
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             for student, notebook in submissions.items():
-                submitted = workdir / "submitted" / student / assignment / f"{assignment}.ipynb"
+                submitted = submitted_dir / student / assignment / f"{assignment}.ipynb"
                 submitted.parent.mkdir(parents=True, exist_ok=True)
                 if isinstance(notebook, nbformat.NotebookNode):
                     nbformat.write(notebook, submitted)
-                else:
+                elif not (submitted.exists() and submitted.samefile(notebook)):
                     shutil.copyfile(notebook, submitted)
                 unreadable = _readable_notebook(submitted)
                 if unreadable:
                     results[student] = SubmissionGrade(student, 0.0, max_score, error=unreadable)
                     continue
+                notes[student] = _repair_metadata(submitted, known_ids)
                 done = sanitizer.autograde(assignment, student)
-                sanitized = workdir / "autograded" / student / assignment / f"{assignment}.ipynb"
+                sanitized = autograded_dir / student / assignment / f"{assignment}.ipynb"
                 if not done["success"] or not sanitized.exists():
-                    why = (done.get("error") or done.get("log") or "nbgrader could not read it").strip()
+                    why = _last_error_line(done.get("error") or done.get("log") or "")
                     results[student] = SubmissionGrade(student, None, max_score, needs_manual_grade=True,
-                                                       error=f"nbgrader could not prepare the submission: {why[-500:]}")
+                                                       error=f"nbgrader could not prepare the submission: {why}")
                     continue
                 folder = runs / student
                 folder.mkdir(parents=True, exist_ok=True)
@@ -244,9 +296,9 @@ def autograde(assignment: str, submissions: Mapping[str, Path | nbformat.Noteboo
             for future in pending:
                 student = future.result()
                 recorded = recorder.autograde(assignment, student)
-                results[student] = _read_grade(workdir, assignment, student, max_score, recorded,
+                results[student] = _read_grade(autograded_dir, assignment, student, max_score, recorded,
                                                runs_info[student], problems[student], Gradebook, MissingEntry,
-                                               cfg.CourseDirectory.db_url)
+                                               cfg.CourseDirectory.db_url, notes.get(student, ""))
                 if on_graded:
                     on_graded(results[student])
         return {student: results[student] for student in submissions}
@@ -255,25 +307,27 @@ def autograde(assignment: str, submissions: Mapping[str, Path | nbformat.Noteboo
             owner.cleanup()
 
 
-def _read_grade(workdir, assignment, student, max_score, recorded, run, problems, Gradebook, MissingEntry, db_url):
+def _read_grade(autograded_dir, assignment, student, max_score, recorded, run, problems, Gradebook, MissingEntry,
+                db_url, note=""):
     reasons = []
     if run.status != "ok":
         reasons.append(run.reason)
     reasons += problems
     if not recorded["success"]:
-        reasons.append("recording the grades failed: " + (recorded.get("error") or recorded.get("log") or "")[-500:])
+        reasons.append("recording the grades failed: " + _last_error_line(recorded.get("error") or recorded.get("log") or ""))
     with Gradebook(db_url) as gb:
         try:
             sub = gb.find_submission(assignment, student)
         except MissingEntry:
             return SubmissionGrade(student, None, max_score, needs_manual_grade=True,
                                    error="; ".join(reasons) or "no submission recorded", seconds=run.seconds)
-        graded = workdir / "autograded" / student / assignment / f"{assignment}.ipynb"
+        graded = autograded_dir / student / assignment / f"{assignment}.ipynb"
         cells = {}
         if graded.exists():
             nb = nbformat.read(graded, as_version=4)
             cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
         parts = {g.name: PartGrade(g.name, float(g.score), float(g.max_score), _error_message(cells.get(g.name, {})))
                  for nb_sub in sub.notebooks for g in nb_sub.grades}
-        return SubmissionGrade(student, float(sub.score), float(sub.max_score), parts,
-                               bool(sub.needs_manual_grade) or bool(reasons), "; ".join(reasons), run.seconds)
+        manual = bool(sub.needs_manual_grade) or bool(reasons)
+        return SubmissionGrade(student, float(sub.score), float(sub.max_score), parts, manual,
+                               "; ".join(reasons + ([note] if note else [])), run.seconds)

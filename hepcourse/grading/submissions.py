@@ -7,6 +7,7 @@ committed release at test time, it follows every change of the assignment.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Mapping
 
@@ -55,3 +56,40 @@ def load_variants(path: Path) -> dict[str, dict]:
         if not v.get("replace") or "wrong_parts" not in v:
             raise ValueError(f"{path}: variant {name!r} needs 'replace' and 'wrong_parts'")
     return variants
+
+
+def build_submission(assignment: str, spec: Mapping, context: Mapping[str, str] | None = None) -> bytes:
+    """The bytes of a submission described by ``spec`` (used for the robustness tests).
+
+    Keys: ``raw`` (the file's text, e.g. broken JSON), ``replace`` (grade_id → source of a solution
+    cell), ``blank`` (solution cells left as released), ``edit_cells`` (grade_id → new source of any
+    cell, tests included), ``delete_cells``, ``strip_metadata`` (cells that lose their nbgrader
+    metadata), ``rename_grade_id`` (old → new), ``kernel`` (another kernel name). A ``{name}`` in
+    sources is replaced by ``context[name]`` when ``name`` is a key of it (e.g. absolute paths an attack aims at).
+    """
+    context = dict(context or {})
+    fill = lambda text: re.sub(r"\{(\w+)\}", lambda m: context.get(m.group(1), m.group(0)), text)  # noqa: E731
+    if "raw" in spec:
+        return fill(spec["raw"]).encode()
+    nb = filled_release(assignment, {k: fill(v) for k, v in (spec.get("replace") or {}).items()},
+                        tuple(spec.get("blank") or ()))
+    edits = {k: fill(v) for k, v in (spec.get("edit_cells") or {}).items()}
+    deleted = set(spec.get("delete_cells") or ())
+    stripped = set(spec.get("strip_metadata") or ())
+    renamed = dict(spec.get("rename_grade_id") or {})
+    cells = []
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in deleted:
+            continue
+        if gid in edits:
+            cell.source = edits[gid]
+        if gid in stripped:
+            cell.metadata.pop("nbgrader", None)
+        if gid in renamed:
+            cell.metadata["nbgrader"]["grade_id"] = renamed[gid]
+        cells.append(cell)
+    nb.cells = cells
+    if spec.get("kernel"):
+        nb.metadata["kernelspec"] = {"name": spec["kernel"], "display_name": spec["kernel"], "language": "other"}
+    return nbformat.writes(nb).encode()
