@@ -8,13 +8,15 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SOLUTIONS ?= 1
 # Optional PyTorch wheel index: on a Linux laptop without an NVIDIA GPU, pass the CPU index of
 # pytorch.org here to avoid gigabytes of CUDA libraries (see book/student.md).
 TORCH_INDEX ?=
 export HEPCOURSE_TEST_START ?= $(shell date +%s)
+# OpenMP threads of XGBoost/scikit-learn spin while waiting; on 2 shared cores that costs minutes
+export OMP_WAIT_POLICY ?= PASSIVE
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help install book test lab release system clean
+.PHONY: help install book test lab check grade release system clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,9 +31,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install the pinned dependencies
 
-book: $(STAMP)  ## build the website (full mode, every lecture executed) into _build/html
-	$(BIN)/jupyter-book build . -W --keep-going
-	@echo "The course website: file://$(CURDIR)/_build/html/index.html"
+book: $(STAMP)  ## build the website (full mode, lectures executed) into _build/html; SOLUTIONS=0: no solutions
+	$(BIN)/hepcourse site $(if $(filter 0,$(SOLUTIONS)),--no-solutions)
 
 system:  # what pip cannot install: Chromium (site tests) and bubblewrap (grading sandbox), from apt as root
 	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
@@ -48,7 +49,18 @@ test: $(STAMP) system  ## run the whole test suite in quick mode (site build in 
 	  --timeout 900 --durations 25 tests lectures
 
 lab: $(STAMP)  ## open the course in JupyterLab (with nbgrader's formgrader and assignment list)
-	$(BIN)/jupyter lab --notebook-dir=$(CURDIR)
+	$(BIN)/jupyter lab --notebook-dir=$(CURDIR) $(ROOT_FLAG)
+
+check: $(STAMP)  ## check your exercise with the hidden tests: make check NB=workspace/ch01_classification.ipynb
+	@test -n "$(NB)" || { echo "usage: make check NB=workspace/<assignment>.ipynb"; exit 2; }
+	$(BIN)/hepcourse check $(NB)
+
+grade: $(STAMP)  ## grade a class: make grade A=ch01 SUBMISSIONS=folder-or-zip (collect, autograde, feedback, export)
+	@test -n "$(A)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade A=ch01 SUBMISSIONS=<folder or zip>"; exit 2; }
+	$(BIN)/hepcourse grade collect $(A) $(SUBMISSIONS)
+	$(BIN)/hepcourse grade autograde $(A)
+	$(BIN)/hepcourse grade feedback $(A)
+	$(BIN)/hepcourse grade export $(A)
 
 release: $(STAMP)  ## regenerate exercises/ from solutions/ (FORCE=1 to overwrite hand edits)
 	$(BIN)/hepcourse release $(if $(FORCE),--force)

@@ -10,6 +10,7 @@ Instructors (details: book/instructor.md):
     hepcourse grade autograde ASSIGNMENT [--jobs N]     autograde them in the sandbox
     hepcourse grade feedback ASSIGNMENT                 feedback HTML (no hidden tests, offline math)
     hepcourse grade export ASSIGNMENT [--out FILE]      grades CSV, one row per student
+    hepcourse site [--quick] [--no-solutions]           build the website
     hepcourse list                                      the assignments
 """
 
@@ -86,9 +87,19 @@ def _grade(args) -> int:
         print(f"wrote {len(pages)} feedback pages under {pages[0].parents[2] if pages else '-'}")
     elif args.action == "export":
         assignment = classroom.find_assignment(args.assignment)
-        out = Path(args.out or classroom.BUILD_DIR / "nbgrader" / f"{assignment}-grades.csv")
+        out = Path(args.out or classroom.grading_dir() / f"{assignment}-grades.csv")
         print(f"wrote {classroom.export_csv(classroom.load_outcomes(assignment), out)}")
     return 0
+
+
+def _site(args) -> int:
+    from .site import build
+
+    result = build(args.quick, not args.no_solutions, Path(args.path_output) if args.path_output else None)
+    sys.stdout.write(result.log[-6000:])
+    if result.returncode == 0:
+        print(f"\nThe course website: file://{(result.html / 'index.html').resolve()}")
+    return result.returncode
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,6 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="export: the CSV file")
     p.add_argument("--no-sandbox", action="store_true", help="run submissions unsandboxed (trusted notebooks only)")
     p.set_defaults(func=_grade)
+
+    p = sub.add_parser("site", help="build the website (Jupyter Book) into _build/html")
+    p.add_argument("--quick", action="store_true", help="quick mode (HEPCOURSE_QUICK=1)")
+    p.add_argument("--no-solutions", action="store_true", help="leave out the Solutions part (a classroom build)")
+    p.add_argument("--path-output", help="build into PATH/_build/html")
+    p.set_defaults(func=_site)
 
     p = sub.add_parser("list", help="list the assignments")
     p.set_defaults(func=_list)

@@ -3,7 +3,7 @@
 The site is built once per test run, in quick mode, into its own folder with its own execution
 cache (``_build/quick``; the full site of ``make book`` lives in ``_build/html``):
 
-    HEPCOURSE_QUICK=1 jupyter-book build . -W --keep-going --path-output _build/quick
+    hepcourse.site.build(quick=True, path_output=_build/quick)   # = hepcourse site --quick ...
 
 so the HTML lands in ``_build/quick/_build/html``. Set ``HEPCOURSE_SITE`` to an HTML folder that
 is already built (for example ``_build/html``) to test that one instead, without building.
@@ -84,24 +84,35 @@ def build_site() -> Build:
         if not (html / "index.html").exists():
             pytest.fail(f"HEPCOURSE_SITE={given} has no index.html: build the site first", pytrace=False)
         return Build(html=html)
-    exe = Path(sys.executable).with_name("jupyter-book")
-    command = [str(exe) if exe.exists() else "jupyter-book", "build", ".", "-W", "--keep-going",
-               "--path-output", str(QUICK_OUTPUT.relative_to(ROOT))]
-    env = {**os.environ, "HEPCOURSE_QUICK": "1", "PYTHONUNBUFFERED": "1"}
-    # tests/conftest.py sets MPLBACKEND=Agg for the test processes; inherited by the notebook
-    # kernels it replaces the inline backend and every figure vanishes from the site (and the
-    # execution cache, whose key ignores the environment, would keep the figureless outputs).
-    env.pop("MPLBACKEND", None)
+    from hepcourse import site as course_site
+
     start = time.perf_counter()
-    proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
-    return Build(html=QUICK_HTML, returncode=proc.returncode, seconds=time.perf_counter() - start,
-                 log=proc.stdout + proc.stderr)
+    built = course_site.build(quick=True, solutions=True, path_output=QUICK_OUTPUT)
+    return Build(html=built.html, returncode=built.returncode, seconds=time.perf_counter() - start, log=built.log)
+
+
+def build_classroom_site() -> Build:
+    """The quick site without the Solutions part (``SOLUTIONS=0``), notebooks not executed."""
+    from hepcourse import site as course_site
+
+    start = time.perf_counter()
+    built = course_site.build(quick=True, solutions=False, path_output=ROOT / "_build" / "quick-classroom",
+                              execute=False)
+    return Build(html=built.html, returncode=built.returncode, seconds=time.perf_counter() - start, log=built.log)
 
 
 # ------------------------------------------------------------------------------------ TOC
-def toc_docnames() -> list[str]:
-    """Every document of ``_toc.yml`` (root first), as docnames without suffix."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+GENERATED_TOC = ROOT / "_build" / "toc" / "quick-solutions.yml"   # written by hepcourse.site.build
+
+
+def toc_docnames(path: Path | None = None) -> list[str]:
+    """Every document of a table of contents (root first), as docnames without suffix.
+
+    Default: the one the quick build used (``_toc.yml`` plus the Solutions part), else ``_toc.yml``.
+    """
+    if path is None:
+        path = GENERATED_TOC if GENERATED_TOC.exists() and not os.environ.get("HEPCOURSE_SITE") else ROOT / "_toc.yml"
+    toc = yaml.safe_load(Path(path).read_text())
     names = [toc["root"]]
 
     def walk(entries):

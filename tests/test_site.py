@@ -46,7 +46,7 @@ def html(site):
 
 
 @pytest.fixture(scope="module")
-def docs() -> list[str]:
+def docs(site) -> list[str]:
     return ss.toc_docnames()
 
 
@@ -245,3 +245,23 @@ def test_intro_shows_the_course_version(rendered, docs):
     package = tomllib.loads((ss.ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert version == package, f"_config.yml says version {version}, pyproject.toml {package}"
     assert f"version {version}" in rendered[f"{docs[0]}.html"].text, f"version {version} is not on the front page"
+
+
+def test_solutions_part_shows_solutions_without_hidden_tests(html, docs):
+    solutions = [d for d in docs if d.startswith("book/solutions/")]
+    assert solutions, "the default build (SOLUTIONS=1) has no Solutions part"
+    for doc in solutions:
+        page = (html / f"{doc}.html").read_text()
+        code = " ".join(re.sub(r"<[^>]+>", "", m) for m in re.findall(r'<div class="highlight[^"]*">(.*?)</div>', page, re.S))
+        assert "def " in code and "HIDDEN TESTS" not in page and "BEGIN SOLUTION" not in page, doc
+        assert "NotImplementedError" not in code, f"{doc}: a solution page still has the exercise's stubs"
+        assert "passed" in page, f"{doc}: the visible tests' output (executed solution) is missing"
+
+
+def test_classroom_build_has_no_solutions_part():
+    built = ss.build_classroom_site()
+    assert built.returncode == 0, built.log_tail()
+    assert not (built.html / "book" / "solutions").exists()
+    index = (built.html / "index.html").read_text()
+    assert "Solutions" not in index and "solutions_intro" not in index
+    assert (built.html / "exercises" / "ch01_classification" / "ch01_classification.html").exists()

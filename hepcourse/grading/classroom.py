@@ -19,8 +19,8 @@ import zipfile
 from dataclasses import asdict
 from pathlib import Path
 
-from ..config import BUILD_DIR, ROOT
-from .course import GRADING_DIR, assignments, instructor_course, release_notebook
+from ..config import ROOT
+from .course import assignments, grading_dir, instructor_course, release_notebook
 from .grader import PartGrade, SubmissionGrade, autograde
 
 WORKSPACE = ROOT / "workspace"
@@ -61,7 +61,10 @@ def check(notebook: Path, sandbox: bool | None = None) -> SubmissionGrade:
 
 
 def report(grade: SubmissionGrade, width: int = 100) -> str:
-    """A per-part table: test, points, passed/failed, the test's message; then the total."""
+    """A per-part table (test, points, passed/failed, the start of the message), the total, and
+    then the whole message of every failed part, hints included."""
+    import textwrap
+
     rows = [f"{'part':<24} {'points':>9}  {'result':<7} message", "-" * width]
     for part in grade.parts.values():
         msg = " ".join(part.message.split())
@@ -70,8 +73,15 @@ def report(grade: SubmissionGrade, width: int = 100) -> str:
     rows.append("-" * width)
     total = "not graded" if grade.score is None else f"{grade.score:g} / {grade.max_score:g}"
     rows.append(f"{'total':<24} {total}")
+    failed = [p for p in grade.parts.values() if not p.passed and p.message]
+    if failed:
+        rows.append("\nWhat the failed tests say:")
+    for part in failed:
+        rows.append(f"\n{part.grade_id}:")
+        for line in part.message.splitlines():
+            rows += textwrap.wrap(line, width - 2, initial_indent="  ", subsequent_indent="    ") or [""]
     if grade.error:
-        rows.append(f"note: {grade.error}")
+        rows.append(f"\nnote: {grade.error}")
     return "\n".join(rows)
 
 
@@ -87,11 +97,11 @@ def _student_id(filename: str) -> str:
 def collect(assignment: str, source: Path, submitted: Path | None = None) -> list[str]:
     """File the notebooks in ``source`` (a folder or a .zip; one ``<student>.ipynb`` each) for grading.
 
-    They go to ``_build/nbgrader/submitted/<student>/<assignment>/<assignment>.ipynb``, where
+    They go to ``<grading dir>/submitted/<student>/<assignment>/<assignment>.ipynb``, where
     nbgrader and :func:`grade_class` find them. Returns the student ids.
     """
     assignment = find_assignment(assignment)
-    submitted = Path(submitted) if submitted else GRADING_DIR / "submitted"
+    submitted = Path(submitted) if submitted else grading_dir() / "submitted"
     source = Path(source)
     students = []
 
@@ -119,7 +129,7 @@ def collect(assignment: str, source: Path, submitted: Path | None = None) -> lis
 
 
 def _outcomes_path(assignment: str) -> Path:
-    return GRADING_DIR / "outcomes" / f"{assignment}.json"
+    return grading_dir() / "outcomes" / f"{assignment}.json"
 
 
 def grade_class(assignment: str, jobs: int = 2, source: Path | None = None, sandbox: bool | None = True,
@@ -204,10 +214,10 @@ def feedback(assignment: str, source: Path | None = None) -> list[Path]:
         shutil.copytree(_mathjax_dir(), mathjax)
     pages = sorted(root.glob(f"*/{assignment}/*.html"))
     for page in pages:
-        rel = Path("..") / ".." / ".." / "_mathjax"      # feedback/<student>/<assignment>/<nb>.html
+        rel = Path("..") / ".." / "_mathjax"      # from feedback/<student>/<assignment>/ to feedback/_mathjax
         page.write_text(_offline_mathjax(page.read_text(), rel.as_posix()))
     return pages
 
 
 __all__ = ["start", "check", "report", "collect", "grade_class", "load_outcomes", "export_csv", "feedback",
-           "find_assignment", "WORKSPACE", "BUILD_DIR"]
+           "find_assignment", "grading_dir", "WORKSPACE"]

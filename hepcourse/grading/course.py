@@ -42,9 +42,10 @@ def release_notebook(assignment: str) -> Path:
     return RELEASE_DIR / assignment / f"{assignment}.ipynb"
 
 
-GRADING_DIR = BUILD_DIR / "nbgrader"
-"""The instructor's grading folders of the repository course: gradebook, submitted/, autograded/,
-feedback/ (all git-ignored under ``_build``)."""
+def grading_dir() -> Path:
+    """The instructor's grading folder of the repository course: gradebook, submitted/,
+    autograded/, feedback/. ``_build/nbgrader`` (git-ignored) unless ``HEPCOURSE_GRADING_DIR`` is set."""
+    return Path(os.environ.get("HEPCOURSE_GRADING_DIR") or BUILD_DIR / "nbgrader").resolve()
 
 
 def course_config(root: Path = ROOT, db_path: Path | None = None, source: str = "solutions",
@@ -55,7 +56,7 @@ def course_config(root: Path = ROOT, db_path: Path | None = None, source: str = 
     one (default ``_build/nbgrader/gradebook.db``). ``work`` is the folder, relative to ``root``,
     that holds submitted/, autograded/ and feedback/ (the repository course uses ``_build/nbgrader``).
     """
-    db_path = Path(db_path) if db_path else GRADING_DIR / "gradebook.db"
+    db_path = Path(db_path) if db_path else grading_dir() / "gradebook.db"
     prefix = f"{work.rstrip('/')}/" if work else ""
     db_path.parent.mkdir(parents=True, exist_ok=True)
     c = Config()
@@ -86,12 +87,13 @@ def instructor_course(source: Path | None = None) -> Config:
     """The repository as the nbgrader course an instructor grades a class in.
 
     Submissions, autograded notebooks, feedback and the gradebook live under ``_build/nbgrader``
-    (``$NBGRADER_DB`` moves the gradebook, as for the ``nbgrader`` command). ``source`` replaces
+    (see :func:`grading_dir`; ``$NBGRADER_DB`` moves the gradebook, as for the ``nbgrader`` command). ``source`` replaces
     ``solutions/`` by a private copy whose hidden tests students have not seen. nbgrader's own
     release copy goes to ``_build/nbgrader/release``, never over the committed ``exercises/``.
     """
     db = os.environ.get("NBGRADER_DB")
+    work = grading_dir()
     rel = lambda p: os.path.relpath(p, ROOT)  # noqa: E731
-    return course_config(ROOT, Path(db) if db else None,
+    return course_config(ROOT, Path(db) if db else work / "gradebook.db",
                          source=str(Path(source).resolve()) if source else "solutions",
-                         release=rel(GRADING_DIR / "release"), work=rel(GRADING_DIR))
+                         release=rel(work / "release"), work=rel(work))

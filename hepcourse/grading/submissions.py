@@ -19,16 +19,16 @@ from .course import release_notebook, source_notebook
 _MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 
 
+def without_markers(source: str) -> str:
+    """A solution cell's code without its ``### BEGIN/END SOLUTION`` lines."""
+    return "\n".join(ln for ln in source.splitlines() if ln.strip() not in _MARKERS)
+
+
 def solution_sources(assignment: str) -> dict[str, str]:
     """grade_id → the reference solution code of each solution cell (markers removed)."""
     nb = nbformat.read(source_notebook(assignment), as_version=4)
-    out = {}
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution") and cell.cell_type == "code":
-            lines = [ln for ln in cell.source.splitlines() if ln.strip() not in _MARKERS]
-            out[meta["grade_id"]] = "\n".join(lines)
-    return out
+    return {c.metadata["nbgrader"]["grade_id"]: without_markers(c.source) for c in nb.cells
+            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")}
 
 
 def filled_release(assignment: str, replacements: Mapping[str, str] | None = None,
