@@ -4,7 +4,8 @@ Environment variables (read when this module is imported):
 
 * ``HEPCOURSE_QUICK=1``   quick mode: small data, few epochs, loose asserts (CI, ``make test``);
 * ``HEPCOURSE_RETRAIN=1`` full mode always trains instead of loading committed checkpoints;
-* ``HEPCOURSE_DEVICE``    force a torch device (``cpu``, ``cuda``, ``cuda:1``, ``mps``).
+* ``HEPCOURSE_DEVICE``    force a torch device (``cpu``, ``cuda``, ``cuda:1``, ``mps``);
+* ``HEPCOURSE_NJOBS``     threads for libraries with their own thread pools (read by :func:`n_jobs`).
 """
 
 from __future__ import annotations
@@ -57,6 +58,36 @@ def device():
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def _available_cpus() -> int:
+    """CPU cores this process may run on (its affinity mask where the platform has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def n_jobs() -> int:
+    """Threads for libraries with their own thread pools (XGBoost ``n_jobs``, scikit-learn's OpenMP).
+
+    ``HEPCOURSE_NJOBS`` wins when set; otherwise 1 when ``OMP_NUM_THREADS=1`` (the test suite's
+    parallel workers), else min(2, available cores). The cap at 2 is deliberate: the course's models
+    are small, and on a machine shared with other jobs, OpenMP threads that wait for each other can
+    make more threads several times slower. Read at each call, so it follows the environment.
+    """
+    forced = os.environ.get("HEPCOURSE_NJOBS", "").strip()
+    if forced:
+        try:
+            value = int(forced)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise ValueError(f"HEPCOURSE_NJOBS={forced!r}: expected a positive whole number of threads")
+        return value
+    if os.environ.get("OMP_NUM_THREADS", "").strip() == "1":
+        return 1
+    return min(2, _available_cpus())
 
 
 def seed_everything(seed: int = 0) -> np.random.Generator:

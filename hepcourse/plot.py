@@ -1,7 +1,8 @@
 """The course's plotting style and its standard figures.
 
 ``use_style()`` once per notebook; then ``roc_plot`` (background rejection 1/ε_B against signal
-efficiency ε_S, the particle-physics way to draw a ROC curve) and ``hist_ratio`` (histograms with a
+efficiency ε_S, the particle-physics way to draw a ROC curve, optionally with each rejection
+relative to a reference below) and ``hist_ratio`` (histograms with a
 ratio panel below).
 """
 
@@ -34,18 +35,40 @@ def use_style() -> None:
     plt.rcParams.update(STYLE)
 
 
-def roc_plot(curves: Mapping[str, ROC], ax=None, rejection: bool = True, random_guess: bool = True):
-    """Plot several ROC curves.
+RATIO_EPS_S = np.linspace(0.05, 0.95, 91)
+"""Signal efficiencies at which ``roc_plot(..., ratio_to=...)`` compares rejections."""
+
+
+def roc_plot(curves: Mapping[str, ROC], ax=None, rejection: bool = True, random_guess: bool = True,
+             ratio_to: str | None = None):
+    """Plot several ROC curves, optionally with their rejection relative to a reference below.
 
     ``rejection=True`` draws 1/ε_B (log scale) against ε_S, as in seed 003 Fig. 4 and the
     top-tagging comparisons; ``False`` draws the textbook ε_S against ε_B with the AUC in the legend.
     Returns the axes.
+
+    ``ratio_to`` (the name of one of ``curves``, rejection form only) adds a lower panel with
+    R(ε_S) = [1/ε_B(ε_S)] / [1/ε_B,ref(ε_S)] for each curve, at the ε_S of :data:`RATIO_EPS_S`
+    (0.05 to 0.95; each ε_B interpolated as in :meth:`ROC.rejection_at`), so 1 for the reference.
+    ``ax`` is then ``None`` (a new figure) or a pair ``(ax_main, ax_ratio)``, and the pair is returned.
     """
+    if ratio_to is not None:
+        if ratio_to not in curves:
+            raise ValueError(f"ratio_to={ratio_to!r} is not one of the curves {list(curves)}")
+        if not rejection:
+            raise ValueError("the ratio panel compares rejections: use rejection=True")
+        if ax is None:
+            w, h = plt.rcParams["figure.figsize"]
+            _, (ax, rax) = plt.subplots(2, 1, figsize=(w, 1.4 * h), sharex=True, layout="constrained",
+                                        gridspec_kw={"height_ratios": (3, 1.3)})
+        else:
+            ax, rax = ax
     ax = ax or plt.figure().add_subplot()
+    lines = {}
     for name, roc in curves.items():
         if rejection:
             keep = roc.eps_b > 0
-            ax.plot(roc.eps_s[keep], 1.0 / roc.eps_b[keep], label=f"{name} (AUC {roc.auc:.4f})")
+            lines[name], = ax.plot(roc.eps_s[keep], 1.0 / roc.eps_b[keep], label=f"{name} (AUC {roc.auc:.4f})")
         else:
             ax.plot(roc.eps_b, roc.eps_s, label=f"{name} (AUC {roc.auc:.4f})")
     if rejection:
@@ -63,7 +86,18 @@ def roc_plot(curves: Mapping[str, ROC], ax=None, rejection: bool = True, random_
         ax.set_ylabel(r"signal efficiency $\epsilon_S$")
         ax.set_aspect("equal")
     ax.legend()
-    return ax
+    if ratio_to is None:
+        return ax
+
+    reference = curves[ratio_to].rejection_at(RATIO_EPS_S)
+    for name, roc in curves.items():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = roc.rejection_at(RATIO_EPS_S) / reference
+        rax.plot(RATIO_EPS_S, ratio, color=lines[name].get_color(), label=name)
+    rax.set_xlabel(ax.get_xlabel())
+    ax.set_xlabel("")
+    rax.set_ylabel(f"rejection /\n{ratio_to}")
+    return ax, rax
 
 
 def hist_ratio(samples: Mapping[str, np.ndarray], bins, reference: str | None = None,

@@ -50,3 +50,25 @@ def test_seed_everything_makes_numpy_and_torch_repeat():
 def test_paths_point_into_the_repository():
     assert (config.ROOT / "hepcourse" / "config.py").exists()
     assert config.DATA_DIR.parent == config.ROOT and config.BUILD_DIR.name == "_build"
+
+
+def test_n_jobs_follows_the_environment(monkeypatch):
+    for name in ("HEPCOURSE_NJOBS", "OMP_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    assert 1 <= config.n_jobs() <= min(2, os.cpu_count() or 1)
+    monkeypatch.setattr(config, "_available_cpus", lambda: 8)
+    assert config.n_jobs() == 2                             # capped at 2
+    monkeypatch.setattr(config, "_available_cpus", lambda: 1)
+    assert config.n_jobs() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    assert config.n_jobs() == 1                             # still the cores available
+    monkeypatch.setattr(config, "_available_cpus", lambda: 8)
+    assert config.n_jobs() == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")              # a pytest-xdist worker
+    assert config.n_jobs() == 1
+    monkeypatch.setenv("HEPCOURSE_NJOBS", "6")              # wins over everything
+    assert config.n_jobs() == 6
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("HEPCOURSE_NJOBS", bad)
+        with pytest.raises(ValueError, match="HEPCOURSE_NJOBS"):
+            config.n_jobs()

@@ -96,3 +96,84 @@ def test_bad_inputs_raise_clear_errors():
         metrics.auc([1, 0, 1], [0.1, 0.2])
     with pytest.raises(ValueError, match="signal efficiency"):
         metrics.rejection_at([1, 0], [0.3, 0.2], 0.0)
+
+
+def _delong_by_pairs(y, score):
+    # O(n_S n_B) DeLong variance straight from the definition, ties counting ½
+    s, b = score[y == 1], score[y == 0]
+    psi = (s[:, None] > b[None, :]) + 0.5 * (s[:, None] == b[None, :])
+    return np.sqrt(psi.mean(1).var(ddof=1) / len(s) + psi.mean(0).var(ddof=1) / len(b))
+
+
+def test_auc_std_on_a_hand_example():
+    # signal 3, 2, 0.5 and background 1, 0: V_S = (1, 1, ½), V_B = (⅔, 1), AUC = 5/6
+    # Var = Var(V_S)/3 + Var(V_B)/2 = (1/12)/3 + (1/18)/2 = 1/18
+    y, s = np.array([1, 1, 1, 0, 0]), np.array([3.0, 2.0, 0.5, 1.0, 0.0])
+    assert metrics.auc(y, s) == pytest.approx(5 / 6)
+    assert metrics.auc_std(y, s) == pytest.approx(np.sqrt(1 / 18), rel=1e-12)
+    # with ties (integer scores) the rank formula equals the pairwise definition
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 300)
+    s = rng.integers(0, 6, 300) + y
+    assert metrics.auc_std(y, s) == pytest.approx(_delong_by_pairs(y, s.astype(float)), rel=1e-12)
+    with pytest.raises(ValueError, match="two signal"):
+        metrics.auc_std([1, 0, 0], [0.3, 0.2, 0.1])
+
+
+def test_auc_std_matches_the_spread_over_independent_samples():
+    # Exact variance of the empirical AUC (Hanley & McNeil 1982, Radiology 143, 29, with the exact pair
+    # probabilities in place of their exponential approximation):
+    # Var = [A(1−A) + (n_S−1)(Q1 − A²) + (n_B−1)(Q2 − A²)] / (n_S n_B), where for GAUSS_1D
+    # Q1 = P(s1 > b, s2 > b) = Q2 = P(Z1 < √2, Z2 < √2) with correlation ½, and A = Φ(√2).
+    n, reps = 2000, 200
+    a = stats.norm.cdf(np.sqrt(2))
+    q = stats.multivariate_normal([0, 0], [[1, 0.5], [0.5, 1]]).cdf([np.sqrt(2), np.sqrt(2)])
+    sigma_exact = np.sqrt((a * (1 - a) + 2 * (n - 1) * (q - a**2)) / n**2)   # 0.00411
+    rng = np.random.default_rng(10)
+    aucs, sigmas = [], []
+    for _ in range(reps):
+        x, y = toys.GAUSS_1D.sample(n, n, rng)
+        aucs.append(metrics.auc(y, x[:, 0]))
+        sigmas.append(metrics.auc_std(y, x[:, 0]))
+    # the spread of 200 AUCs has a relative error of 1/√398 = 5%: allow 15% (3σ)
+    assert np.std(aucs, ddof=1) == pytest.approx(np.mean(sigmas), rel=0.15)
+    assert np.mean(sigmas) == pytest.approx(sigma_exact, rel=0.03)
+    assert np.std(sigmas) < 0.1 * np.mean(sigmas)           # each single estimate is already good
+
+
+def test_best_selection_roc_on_a_hand_made_family():
+    # (ε_S, ε_B) of seven selections; D is beaten by C, F by E, G keeps no signal, H duplicates C
+    family = {"A": (0.2, 0.01), "B": (0.5, 0.1), "C": (0.5, 0.05), "D": (0.4, 0.2),
+              "E": (0.8, 0.3), "F": (0.7, 0.4), "G": (0.0, 0.05), "H": (0.5, 0.05)}
+    eps_s, eps_b = np.array(list(family.values())).T
+    roc = metrics.best_selection_roc(eps_s, eps_b)
+    np.testing.assert_allclose(roc.eps_s, [0, 0.2, 0.5, 0.8, 1])
+    np.testing.assert_allclose(roc.eps_b, [0, 0.01, 0.05, 0.3, 1])
+    assert np.all(np.isnan(roc.thresholds))
+    # trapezoids in ε_B: 0.01·0.1 + 0.04·0.35 + 0.25·0.65 + 0.7·0.9 = 0.8075
+    assert roc.auc == pytest.approx(0.8075)
+    assert roc.rejection_at(0.5) == pytest.approx(20.0)
+    assert roc.rejection_at(0.35) == pytest.approx(1 / 0.03)      # halfway between A and C
+    # the shape of the input does not matter (a grid of cut pairs), nor the order of the selections
+    grid = metrics.best_selection_roc(eps_s[::-1].reshape(2, 4), eps_b[::-1].reshape(2, 4))
+    np.testing.assert_allclose(grid.eps_s, roc.eps_s)
+    np.testing.assert_allclose(grid.eps_b, roc.eps_b)
+    # a selection that keeps everything with ε_B < 1 ends the curve before the closing point (1, 1)
+    closed = metrics.best_selection_roc([0.5, 1.0], [0.1, 0.6])
+    np.testing.assert_allclose(closed.eps_b, [0, 0.1, 0.6, 1])
+    assert metrics.best_selection_roc([0.5, 1.0], [0.1, 1.0]).eps_s.tolist() == [0, 0.5, 1]
+    with pytest.raises(ValueError, match="lie in"):
+        metrics.best_selection_roc([0.5, 1.2], [0.1, 0.2])
+
+
+def test_best_selection_roc_of_a_single_cut_family_is_its_roc():
+    # the cuts x > t on one observable form a family whose best member is the cut itself
+    x, y = toys.GAUSS_1D.sample(3000, 3000, np.random.default_rng(5))
+    t = np.linspace(-4, 4, 81)
+    eps_s = (x[y == 1, 0][:, None] > t).mean(0)
+    eps_b = (x[y == 0, 0][:, None] > t).mean(0)
+    roc = metrics.best_selection_roc(eps_s, eps_b)
+    for e in (0.3, 0.5, 0.8):
+        assert roc.rejection_at(e) == pytest.approx(metrics.rejection_at(y, x[:, 0], e), rel=0.05)
+    assert roc.auc == pytest.approx(metrics.auc(y, x[:, 0]), abs=2e-3)
+    assert np.all(np.diff(roc.eps_s) >= 0) and np.all(np.diff(roc.eps_b) >= 0)

@@ -5,6 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 from hepcourse import metrics, plot  # noqa: E402
 from hepcourse.physics import toys  # noqa: E402
@@ -31,4 +32,39 @@ def test_hist_ratio_of_a_sample_with_itself_is_one():
     ratios = rax.containers[-1].lines[0].get_ydata()
     np.testing.assert_allclose(ratios, 1.0)
     assert rax.get_xlabel() == "x" and len(fig.axes) == 2
+    plt.close("all")
+
+
+def test_roc_plot_ratio_panel_divides_by_the_reference():
+    # closed-form curves: ε_B = ε_S (rejection 1/ε_S) and ε_B = ε_S² (rejection 1/ε_S²); their ratio is 1/ε_S
+    e = np.linspace(0, 1, 2001)
+    curves = {"square": metrics.ROC(eps_s=e, eps_b=e**2, thresholds=np.full(e.size, np.nan)),
+              "diagonal": metrics.ROC(eps_s=e, eps_b=e.copy(), thresholds=np.full(e.size, np.nan))}
+    ax, rax = plot.roc_plot(curves, ratio_to="diagonal")
+    assert ax.figure is rax.figure and ax.get_yscale() == "log"
+    ratios = {line.get_label(): line for line in rax.get_lines()}
+    eps = ratios["diagonal"].get_xdata()
+    assert eps.min() > 0 and eps.max() < 1
+    np.testing.assert_allclose(ratios["diagonal"].get_ydata(), 1.0)
+    np.testing.assert_allclose(ratios["square"].get_ydata(), 1 / eps, rtol=1e-3)
+    # same colours as the curves above, x label only on the lower panel
+    assert ratios["square"].get_color() == ax.get_lines()[0].get_color()
+    assert ax.get_xlabel() == "" and "epsilon_S" in rax.get_xlabel() and "diagonal" in rax.get_ylabel()
+    plt.close("all")
+
+
+def test_roc_plot_ratio_panel_on_given_axes_and_bad_names():
+    x, y = toys.GAUSS_1D.sample(2000, 2000, np.random.default_rng(2))
+    rocs = {"x": metrics.roc_curve(y, x[:, 0]), "x + noise": metrics.roc_curve(y, x[:, 0] + np.random.default_rng(3).normal(size=len(y)))}
+    fig, axes = plt.subplots(2, 1, sharex=True)
+    ax, rax = plot.roc_plot(rocs, ax=axes, ratio_to="x")
+    assert (ax, rax) == tuple(axes)
+    noisy = [line for line in rax.get_lines() if line.get_label() == "x + noise"][0]
+    expected = rocs["x + noise"].rejection_at(noisy.get_xdata()) / rocs["x"].rejection_at(noisy.get_xdata())
+    np.testing.assert_allclose(noisy.get_ydata(), expected)
+    assert np.all(noisy.get_ydata() < 1.05)                  # a noisier score never rejects more
+    with pytest.raises(ValueError, match="not one of"):
+        plot.roc_plot(rocs, ratio_to="exact")
+    with pytest.raises(ValueError, match="rejection=True"):
+        plot.roc_plot(rocs, ratio_to="x", rejection=False)
     plt.close("all")

@@ -69,6 +69,22 @@ class GaussianToy:
         logit = self.log_likelihood_ratio(x) + np.log(signal_fraction / (1.0 - signal_fraction))
         return 1.0 / (1.0 + np.exp(-logit))
 
+    def linear_score_performance(self, w, eps_s):
+        """Exact ``(AUC, 1/ε_B at each eps_s)`` of the cut t = wᵀx > c on this toy.
+
+        t is Gaussian in each class, with mean wᵀμ and variance wᵀΣw. With Δ = wᵀ(μ_S − μ_B),
+        σ_S² = wᵀΣ_S w and σ_B² = wᵀΣ_B w (Φ the standard normal cumulative distribution):
+            AUC = Φ(Δ / √(σ_S² + σ_B²)),   ε_B(ε_S) = 1 − Φ((Δ + σ_S Φ⁻¹(1 − ε_S)) / σ_B).
+        (Lecture ch01/01_likelihood_ratio, Eq. 5: the binormal ROC curve.)
+        E.g. on ``GAUSS_2D``: AUC = Φ(1/√3) = 0.7181 for w = (1, 0), Φ(2/√7) = 0.7752 for w = (1, 1).
+        """
+        w = np.asarray(w, dtype=float)
+        delta = w @ (np.asarray(self.mu_s) - np.asarray(self.mu_b))
+        sig_s, sig_b = np.sqrt(w @ np.asarray(self.cov_s) @ w), np.sqrt(w @ np.asarray(self.cov_b) @ w)
+        auc = float(stats.norm.cdf(delta / np.hypot(sig_s, sig_b)))
+        eps_b = stats.norm.sf((delta + sig_s * stats.norm.ppf(1.0 - np.asarray(eps_s, dtype=float))) / sig_b)
+        return auc, 1.0 / eps_b
+
 
 GAUSS_1D = GaussianToy(mu_s=(1.0,), cov_s=((1.0,),), mu_b=(-1.0,), cov_b=((1.0,),))
 """Signal N(+1, 1) vs background N(−1, 1): every metric has a closed form (see ``gauss1d_*``)."""
