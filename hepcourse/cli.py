@@ -11,6 +11,7 @@ Instructors (details: book/instructor.md):
     hepcourse grade feedback ASSIGNMENT                 feedback HTML (no hidden tests, offline math)
     hepcourse grade export ASSIGNMENT [--out FILE]      grades CSV, one row per student
     hepcourse site [--quick] [--no-solutions]           build the website
+    hepcourse bench grading [--n 200 --baseline 20]     grading throughput vs sequential nbgrader
     hepcourse list                                      the assignments
 """
 
@@ -102,6 +103,16 @@ def _site(args) -> int:
     return result.returncode
 
 
+def _bench(args) -> int:
+    import json
+
+    from .grading import bench
+
+    result = bench.run(args.assignment, n=args.n, baseline=args.baseline, jobs=args.jobs)
+    print(json.dumps(result, indent=1))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hepcourse",
                                      description="Tools of the course Machine Learning for Particle Physics.")
@@ -137,6 +148,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-solutions", action="store_true", help="leave out the Solutions part (a classroom build)")
     p.add_argument("--path-output", help="build into PATH/_build/html")
     p.set_defaults(func=_site)
+
+    p = sub.add_parser("bench", help="measure: `bench grading` = grading throughput vs sequential nbgrader")
+    p.add_argument("what", choices=["grading"])
+    p.add_argument("--assignment", default="ch01_classification")
+    p.add_argument("--n", type=int, default=200, help="submissions in the fake class")
+    p.add_argument("--baseline", type=int, default=20, help="of them graded by plain sequential nbgrader")
+    p.add_argument("--jobs", type=int, default=2)
+    p.set_defaults(func=_bench)
 
     p = sub.add_parser("list", help="list the assignments")
     p.set_defaults(func=_list)
