@@ -15,6 +15,8 @@ export HEPCOURSE_TEST_START ?= $(shell date +%s)
 # OpenMP threads of XGBoost/scikit-learn spin while waiting; on 2 shared cores that costs minutes
 export OMP_WAIT_POLICY ?= PASSIVE
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+# nbgrader runs helper commands (alembic) by name: the environment's scripts must be on PATH
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: help install book test lab check grade release system clean
 

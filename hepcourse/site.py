@@ -54,7 +54,9 @@ def generate_solutions(out_dir: Path = SOLUTIONS_DIR) -> list[Path]:
                 "nbgrader.preprocessors.ClearMarkScheme",
                 "nbgrader.preprocessors.ClearHiddenTests",
             ]
-            NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg).generate_assignment(assignment)
+            done = NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg).generate_assignment(assignment)
+            if not done["success"]:
+                raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n{done.get('error') or done.get('log')}")
             app = GenerateSolution(coursedir=CourseDirectory(config=cfg), config=cfg)
             app.coursedir.assignment_id = assignment
             app.start()

@@ -10,6 +10,7 @@ so both grade the same way.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from traitlets.config import Config
@@ -48,6 +49,14 @@ def grading_dir() -> Path:
     return Path(os.environ.get("HEPCOURSE_GRADING_DIR") or BUILD_DIR / "nbgrader").resolve()
 
 
+def _tools_on_path() -> None:
+    """nbgrader runs the ``alembic`` command by name: make this interpreter's scripts findable
+    even when the virtual environment is not activated (``.venv/bin/hepcourse ...``, ``make``)."""
+    scripts = str(Path(sys.executable).parent)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
+
+
 def course_config(root: Path = ROOT, db_path: Path | None = None, source: str = "solutions",
                   release: str = "exercises", work: str = "") -> Config:
     """The nbgrader configuration of a course rooted at ``root``.
@@ -56,6 +65,7 @@ def course_config(root: Path = ROOT, db_path: Path | None = None, source: str = 
     one (default ``_build/nbgrader/gradebook.db``). ``work`` is the folder, relative to ``root``,
     that holds submitted/, autograded/ and feedback/ (the repository course uses ``_build/nbgrader``).
     """
+    _tools_on_path()
     db_path = Path(db_path) if db_path else grading_dir() / "gradebook.db"
     prefix = f"{work.rstrip('/')}/" if work else ""
     db_path.parent.mkdir(parents=True, exist_ok=True)

@@ -62,7 +62,7 @@ def build_submission(assignment: str, spec: Mapping, context: Mapping[str, str] 
     """The bytes of a submission described by ``spec`` (used for the robustness tests).
 
     Keys: ``raw`` (the file's text, e.g. broken JSON), ``replace`` (grade_id → source of a solution
-    cell), ``blank`` (solution cells left as released), ``edit_cells`` (grade_id → new source of any
+    cell), ``prepend``/``append`` (grade_id → code put before/after the reference solution), ``blank`` (solution cells left as released), ``edit_cells`` (grade_id → new source of any
     cell, tests included), ``delete_cells``, ``strip_metadata`` (cells that lose their nbgrader
     metadata), ``rename_grade_id`` (old → new), ``kernel`` (another kernel name). A ``{name}`` in
     sources is replaced by ``context[name]`` when ``name`` is a key of it (e.g. absolute paths an attack aims at).
@@ -71,8 +71,13 @@ def build_submission(assignment: str, spec: Mapping, context: Mapping[str, str] 
     fill = lambda text: re.sub(r"\{(\w+)\}", lambda m: context.get(m.group(1), m.group(0)), text)  # noqa: E731
     if "raw" in spec:
         return fill(spec["raw"]).encode()
-    nb = filled_release(assignment, {k: fill(v) for k, v in (spec.get("replace") or {}).items()},
-                        tuple(spec.get("blank") or ()))
+    replace = {k: fill(v) for k, v in (spec.get("replace") or {}).items()}
+    reference = solution_sources(assignment)
+    for gid, code in (spec.get("prepend") or {}).items():
+        replace[gid] = fill(code) + "\n" + replace.get(gid, reference[gid])
+    for gid, code in (spec.get("append") or {}).items():
+        replace[gid] = replace.get(gid, reference[gid]) + "\n" + fill(code)
+    nb = filled_release(assignment, replace, tuple(spec.get("blank") or ()))
     edits = {k: fill(v) for k, v in (spec.get("edit_cells") or {}).items()}
     deleted = set(spec.get("delete_cells") or ())
     stripped = set(spec.get("strip_metadata") or ())
