@@ -81,9 +81,10 @@ def sandbox_command(workdir: Path, argv: list[str]) -> list[str]:
            "--die-with-parent", "--new-session", "--clearenv"]
     for k, v in env.items():
         cmd += ["--setenv", k, v]
+    # /tmp first: later mounts cover earlier ones, and the course (its .venv) may live under /tmp
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     cmd += _ro_binds()
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-            "--bind", str(workdir), home, "--chdir", home]
+    cmd += ["--bind", str(workdir), home, "--chdir", home]
     return cmd + argv
 
 
