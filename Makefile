@@ -18,7 +18,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # nbgrader runs helper commands (alembic) by name: the environment's scripts must be on PATH
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help install book test lab check grade release system clean
+.PHONY: help install book test lab check grade release data system clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ grade: $(STAMP)  ## grade a class: make grade A=ch01 SUBMISSIONS=folder-or-zip (
 
 release: $(STAMP)  ## regenerate exercises/ from solutions/ (FORCE=1 to overwrite hand edits)
 	$(BIN)/hepcourse release $(if $(FORCE),--force)
+
+data: $(STAMP)  ## regenerate a data set into data/ (and data/MANIFEST): make data [NAME=jets-top-qcd EVENTS=25000 SEED=1 JOBS=1]
+	$(BIN)/hepcourse data make $(or $(NAME),jets-top-qcd) $(if $(EVENTS),--events $(EVENTS)) $(if $(SEED),--seed $(SEED)) --jobs $(or $(JOBS),1)
 
 clean:  ## remove builds, gradebooks and caches (keeps .venv and workspace/)
 	rm -rf _build .pytest_cache

@@ -1,0 +1,98 @@
+"""``data/MANIFEST``: what is committed in ``data/``, with checksums and how to rebuild it.
+
+The manifest is a JSON document, ``{"files": {relative path: entry}}``. Each entry has at least
+``sha256`` and ``size_bytes`` of the committed file and the ``command`` that rebuilds it; a
+data set's entry also records the generator and FastJet versions, the seed, the settings and the
+counts (written by ``hepcourse data make``). Two ROOT writes of the same arrays differ in their
+bytes (time stamps, UUIDs), so the checksum guards against corruption and accidental edits, not
+against regeneration: regenerating rewrites the entry.
+
+A file that is missing or whose checksum differs raises :class:`DataFileError`, naming the file
+and the command that rebuilds it. Nothing is silently regenerated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from ..config import DATA_DIR
+
+__all__ = ["DataFileError", "MANIFEST", "sha256", "read_manifest", "record", "verify", "entry"]
+
+MANIFEST = DATA_DIR / "MANIFEST"
+
+
+class DataFileError(RuntimeError):
+    """A data file is missing, corrupt or not what the MANIFEST says."""
+
+
+def sha256(path: Path, block: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(block):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_manifest(manifest: Path | None = None) -> dict:
+    manifest = Path(manifest or MANIFEST)
+    if not manifest.exists():
+        return {"files": {}}
+    return json.loads(manifest.read_text())
+
+
+def _key(path: Path, manifest: Path) -> str:
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(manifest.resolve().parent).as_posix()
+    except ValueError:
+        return path.name
+
+
+def record(path: Path, info: dict, manifest: Path | None = None) -> dict:
+    """Write (or rewrite) the entry of ``path``: checksum, size and ``info``."""
+    manifest = Path(manifest or MANIFEST)
+    doc = read_manifest(manifest)
+    entry_ = {"sha256": sha256(path), "size_bytes": Path(path).stat().st_size, **info}
+    doc.setdefault("files", {})[_key(path, manifest)] = entry_
+    doc["files"] = dict(sorted(doc["files"].items()))
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    manifest.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    return entry_
+
+
+def entry(path: Path, manifest: Path | None = None) -> dict | None:
+    manifest = Path(manifest or MANIFEST)
+    return read_manifest(manifest).get("files", {}).get(_key(path, manifest))
+
+
+_VERIFIED: dict[tuple, bool] = {}
+
+
+def verify(path: Path, manifest: Path | None = None, rebuild: str | None = None) -> dict:
+    """Check that ``path`` exists and matches its MANIFEST checksum; return its entry.
+
+    Raises :class:`DataFileError` naming the file and the command that rebuilds it. The result is
+    cached per (file, size, modification time), so a notebook that loads the same file several
+    times hashes it once."""
+    path = Path(path)
+    info = entry(path, manifest)
+    command = rebuild or (info or {}).get("command") or "hepcourse data make <name>"
+    if not path.exists():
+        raise DataFileError(f"data file {path} is missing. Rebuild it with:\n    {command}\n"
+                            "(or restore the committed file: git checkout -- data/)")
+    if info is None:
+        raise DataFileError(f"data file {path} has no entry in {Path(manifest or MANIFEST)}; "
+                            f"regenerate it with:\n    {command}")
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, info["sha256"])
+    if key not in _VERIFIED:
+        got = sha256(path)
+        if got != info["sha256"]:
+            raise DataFileError(f"data file {path} is corrupt or was changed: sha256 {got[:16]}… but the MANIFEST "
+                                f"says {info['sha256'][:16]}…. Restore it (git checkout -- {path.name}) or "
+                                f"rebuild it with:\n    {command}")
+        _VERIFIED[key] = True
+    return info
