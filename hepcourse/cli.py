@@ -141,7 +141,7 @@ def _data(args) -> int:
     if args.action == "list":
         doc = manifest.read_manifest()
         for name, spec in generate.DATASETS.items():
-            path = manifest.MANIFEST.parent / spec.filename
+            path = manifest.manifest_path().parent / spec.filename
             info = doc.get("files", {}).get(spec.filename)
             state = (f"{path.stat().st_size / 1e6:.1f} MB, " + ", ".join(f"{k} {v}" for k, v in info["counts"].items())
                      if path.exists() and info else "not generated")
@@ -157,13 +157,13 @@ def _data(args) -> int:
         if names and rel not in names:
             continue
         try:
-            manifest.verify(manifest.MANIFEST.parent / rel)
+            manifest.verify(manifest.manifest_path().parent / rel)
             print(f"ok       data/{rel}")
         except manifest.DataFileError as err:
             bad += 1
             print(f"FAILED   {err}")
     if not files:
-        print(f"{manifest.MANIFEST} lists no files")
+        print(f"{manifest.manifest_path()} lists no files")
     return 1 if bad else 0
 
 

@@ -119,20 +119,20 @@ def unpad(array, mask, fields: tuple[str, ...] | None = None):
     return ak.zip({n: ak.unflatten(flat[:, i], counts) for i, n in enumerate(names)})
 
 
-def _read_split(path: Path, tree: str, split: str, n: int | None, batch: int = 5):
-    """The first ``n`` jets of ``split`` in ``tree`` (all of them if n is None)."""
+def _read_split(path: Path, tree: str, split: str, n: int | None, batch: int = 5, strict: bool = True):
+    """The first ``n`` jets of ``split`` in ``tree`` (all of them if n is None; fewer than n
+    raise unless ``strict`` is False)."""
     import awkward as ak
 
     from . import io
 
-    total = io.num_entries(path, tree)
-    stop = total if n is None else min(total, -(-n * 5 // len(SPLITS[split])) + batch)
-    arr = io.read(path, tree, entry_stop=stop)
-    entries = np.arange(stop)
+    stop = None if n is None else -(-n * 5 // len(SPLITS[split])) + batch
+    arr = io.read(path, tree, entry_stop=stop)     # uproot stops at the end of the tree
+    entries = np.arange(len(arr))
     keep = split_mask(entries, split)
     arr, entries = arr[keep], entries[keep]
     if n is not None:
-        if len(arr) < n:
+        if len(arr) < n and strict:
             from .generate import DATASETS
 
             name = next((k for k, s in DATASETS.items() if s.filename == path.name), "<name>")
@@ -234,12 +234,13 @@ def load(name: str = "jets-top-qcd", split: str = "train", n: int | None = None,
         verify_file(path, rebuild=None if path.exists() else command)
     elif not path.exists():
         raise DataFileError(f"data file {path} is missing. Rebuild it with:\n    {command}")
+    strict = n is not None
     if n is None and config.QUICK:
         n = QUICK_JETS
 
     pieces = []
     for process in spec.processes:
-        arr = _read_split(path, process.name, split, n)
+        arr = _read_split(path, process.name, split, n, strict=strict)
         arr = ak.with_field(arr, process.name, "tree")
         if detector:
             keys = det.event_keys(process.name, ak.to_numpy(arr.entry))

@@ -43,7 +43,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..config import BUILD_DIR, DATA_DIR
+from .. import config
 
 __all__ = ["DATASETS", "DatasetSpec", "Process", "MAX_PARTICLES", "chunk_seed", "generate_chunk", "make",
            "versions", "MakeResult"]
@@ -441,8 +441,8 @@ def make(name: str, events: int | None = None, seed: int | None = None, jobs: in
     seed = spec.default_seed if seed is None else int(seed)
     if events < 1:
         raise ValueError("--events must be at least 1")
-    out = Path(out) if out else DATA_DIR / spec.filename
-    chunk_root = Path(chunk_dir) if chunk_dir else BUILD_DIR / "data-chunks"
+    out = Path(out) if out else config.DATA_DIR / spec.filename
+    chunk_root = Path(chunk_dir) if chunk_dir else config.BUILD_DIR / "data-chunks"
     folder = chunk_root / f"{name}-{fingerprint(spec)}-seed{seed}"
     folder.mkdir(parents=True, exist_ok=True)
 
@@ -501,7 +501,7 @@ def make(name: str, events: int | None = None, seed: int | None = None, jobs: in
             "command": f"hepcourse data make {name} --events {events} --seed {seed}"}
     io.write_dataset(out, trees, meta)
     if update_manifest is None:
-        update_manifest = out.resolve().parent == DATA_DIR.resolve()
+        update_manifest = out.resolve().parent == config.DATA_DIR.resolve()
     if update_manifest:
         entry = dict(meta)
         entry.pop("chunk_seeds")

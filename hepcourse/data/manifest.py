@@ -17,11 +17,14 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..config import DATA_DIR
+from .. import config
 
-__all__ = ["DataFileError", "MANIFEST", "sha256", "read_manifest", "record", "verify", "entry"]
+__all__ = ["DataFileError", "manifest_path", "sha256", "read_manifest", "record", "verify", "entry"]
 
-MANIFEST = DATA_DIR / "MANIFEST"
+
+def manifest_path() -> Path:
+    """``data/MANIFEST`` of the repository (``config.DATA_DIR``, read at each call)."""
+    return config.DATA_DIR / "MANIFEST"
 
 
 class DataFileError(RuntimeError):
@@ -37,7 +40,7 @@ def sha256(path: Path, block: int = 1 << 20) -> str:
 
 
 def read_manifest(manifest: Path | None = None) -> dict:
-    manifest = Path(manifest or MANIFEST)
+    manifest = Path(manifest or manifest_path())
     if not manifest.exists():
         return {"files": {}}
     return json.loads(manifest.read_text())
@@ -53,7 +56,7 @@ def _key(path: Path, manifest: Path) -> str:
 
 def record(path: Path, info: dict, manifest: Path | None = None) -> dict:
     """Write (or rewrite) the entry of ``path``: checksum, size and ``info``."""
-    manifest = Path(manifest or MANIFEST)
+    manifest = Path(manifest or manifest_path())
     doc = read_manifest(manifest)
     entry_ = {"sha256": sha256(path), "size_bytes": Path(path).stat().st_size, **info}
     doc.setdefault("files", {})[_key(path, manifest)] = entry_
@@ -64,7 +67,7 @@ def record(path: Path, info: dict, manifest: Path | None = None) -> dict:
 
 
 def entry(path: Path, manifest: Path | None = None) -> dict | None:
-    manifest = Path(manifest or MANIFEST)
+    manifest = Path(manifest or manifest_path())
     return read_manifest(manifest).get("files", {}).get(_key(path, manifest))
 
 
@@ -84,7 +87,7 @@ def verify(path: Path, manifest: Path | None = None, rebuild: str | None = None)
         raise DataFileError(f"data file {path} is missing. Rebuild it with:\n    {command}\n"
                             "(or restore the committed file: git checkout -- data/)")
     if info is None:
-        raise DataFileError(f"data file {path} has no entry in {Path(manifest or MANIFEST)}; "
+        raise DataFileError(f"data file {path} has no entry in {Path(manifest or manifest_path())}; "
                             f"regenerate it with:\n    {command}")
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, info["sha256"])
