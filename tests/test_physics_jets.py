@@ -102,3 +102,20 @@ def test_nsubjettiness_single_jet_known_answer():
     # every constituent on one of the axes -> 0; one particle at ΔR = 0.4 carrying half the pT -> 0.5·0.4/0.8
     assert jets.nsubjettiness([1, 2], [0, 1], [0, 0], [0, 1], [0, 0]) == 0.0
     assert jets.nsubjettiness([1, 1], [0, 0.4], [0, 0], [0.0], [0.0]) == pytest.approx(0.25)
+
+
+def test_sagitta_known_answer_and_scaling():
+    from hepcourse.physics import tracking
+
+    # B = 0.5 T, L = 5 m, pT = 1 TeV: R = 6667 m, s = 469 µm (seed item B7)
+    assert tracking.radius(1000.0, 0.5) == pytest.approx(6666.667, rel=1e-6)
+    assert tracking.sagitta(1000.0, 0.5, 5.0) == pytest.approx(4.6875e-4, rel=1e-6)
+    assert tracking.sagitta_approx(1000.0, 0.5, 5.0) == pytest.approx(4.6875e-4, rel=1e-12)
+    assert np.isnan(tracking.sagitta(0.1, 2.0, 1.0))   # R = 0.17 m: curls up before 1 m
+    pt = np.geomspace(1, 1000, 50)
+    slope, const, err = tracking.fit_power_law(pt, tracking.sagitta_approx(pt, 2.0, 1.0))
+    assert slope == pytest.approx(-1.0, abs=1e-12) and const == pytest.approx(0.3 * 2.0 / 8)
+    assert tracking.pt_from_sagitta(tracking.sagitta_approx(pt, 2.0, 1.0), 2.0, 1.0) == pytest.approx(pt)
+    from hepcourse.data.detector import DEFAULT
+    # the toy detector's curvature resolution is the sagitta resolution over the sagitta at 1 GeV
+    assert DEFAULT.curvature_resolution == pytest.approx(DEFAULT.sigma_sagitta / tracking.sagitta_approx(1.0, DEFAULT.b_field, DEFAULT.lever_arm))
