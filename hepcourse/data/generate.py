@@ -46,7 +46,7 @@ import numpy as np
 from .. import config
 
 __all__ = ["DATASETS", "DatasetSpec", "Process", "MAX_PARTICLES", "chunk_seed", "generate_chunk", "make",
-           "versions", "MakeResult"]
+           "versions", "MakeResult", "sample_events"]
 
 MAX_PARTICLES = 128
 """Constituents stored per jet (the leading ones in pT). Jets with more keep their true count in
@@ -240,14 +240,14 @@ def generate_chunk(spec: DatasetSpec, process_index: int, chunk_index: int, n_je
     import awkward as ak
     import fastjet
 
-    from ..physics.jets import _quiet_fastjet, tau_n
+    from ..physics.jets import quiet_fastjet, tau_n
 
     process = spec.processes[process_index]
     t0, cpu0 = time.perf_counter(), time.process_time()
     pythia = _new_pythia(spec, process, seed)
     charges = _Charges(pythia)
     jet_def = fastjet.JetDefinition(fastjet.antikt_algorithm, spec.jet_r)
-    _quiet_fastjet()
+    quiet_fastjet()
 
     rows: list[dict] = []
     parts: list[dict] = []
@@ -360,6 +360,28 @@ def _match_top(record, jet_eta: float, jet_phi: float, match_r: float) -> dict |
         truth.update({f"{name}_pt": pt[k], f"{name}_eta": eta[k], f"{name}_phi": phi[k],
                       f"{name}_m": float(np.sqrt(max(m2, 0.0))), f"{name}_id": int(ids[i])})
     return truth
+
+
+def sample_events(name: str = "jets-top-qcd", process: str = "top", n: int = 10, seed: int = 1):
+    """``n`` whole events of one process of a data set, with its Pythia settings (for lectures).
+
+    Returns an awkward array of events; each event is the list of its visible final-state
+    particles with fields ``px, py, pz, E`` (GeV), ``pid`` and ``charge``. No jet selection is
+    applied. Needs pythia8mc (Linux wheels only): raises ImportError without it.
+    """
+    import awkward as ak
+
+    spec = DATASETS[name]
+    index = [p.name for p in spec.processes].index(process)
+    pythia = _new_pythia(spec, spec.processes[index], seed)
+    charges = _Charges(pythia)
+    prt = pythia.nextBatch(n).prt
+    prt = prt[(prt.status > 0) & ~_isin(abs(prt.id), NEUTRINOS)]
+    counts = ak.to_numpy(ak.num(prt.id))
+    ids = ak.to_numpy(ak.flatten(prt.id))
+    charge = ak.unflatten(np.rint(charges(ids)).astype(np.int8), counts)
+    return ak.zip({"px": prt.p.px, "py": prt.p.py, "pz": prt.p.pz, "E": prt.p.e, "pid": prt.id, "charge": charge},
+                  with_name=None)
 
 
 # --------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 Conventions (the course's notation page): momenta in GeV, the beam along z, the transverse
 momentum :math:`p_T = \\sqrt{p_x^2 + p_y^2}`, the pseudorapidity
 :math:`\\eta = -\\ln\\tan(\\theta/2) = \\operatorname{arsinh}(p_z/p_T)`, the rapidity
-:math:`y = \\tfrac12\\ln\\frac{E+p_z}{E-p_z}` and the azimuth :math:`\\phi \\in [-\\pi, \\pi)`.
+:math:`y = \\tfrac12\\ln\\frac{E+p_z}{E-p_z}` and the azimuth :math:`\\phi \\in (-\\pi, \\pi]` (NumPy's ``arctan2``).
 
 Every function takes NumPy arrays (and, where it says so, awkward arrays of jagged constituents)
 and broadcasts like NumPy.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["delta_phi", "delta_r", "to_cartesian", "to_collider", "rapidity", "invariant_mass",
-           "jet_four_vector", "kt_axes", "nsubjettiness", "tau_n", "TAU_R0"]
+           "jet_four_vector", "kt_axes", "nsubjettiness", "tau_n", "TAU_R0", "quiet_fastjet"]
 
 TAU_R0 = 0.8
 """Characteristic radius :math:`R_0` of the N-subjettiness normalisation (the jet radius)."""
@@ -137,7 +137,7 @@ def kt_axes(px, py, pz, e, n: int):
 
     particles = ak.zip({"px": ak.values_astype(px, np.float64), "py": ak.values_astype(py, np.float64),
                         "pz": ak.values_astype(pz, np.float64), "E": ak.values_astype(e, np.float64)})
-    _quiet_fastjet()
+    quiet_fastjet()
     cluster = fastjet.ClusterSequence(particles, fastjet.JetDefinition(fastjet.kt_algorithm, 10.0))
     import warnings
 
@@ -201,8 +201,8 @@ def tau_n(pt, eta, phi, e, n_max: int = 3, beta: float = 1.0, r0: float = TAU_R0
 _FASTJET_QUIET = False
 
 
-def _quiet_fastjet() -> None:
-    """FastJet prints its banner on the first clustering; print it into the void instead."""
+def quiet_fastjet() -> None:
+    """FastJet prints its banner on the first clustering; call this first to print it into the void."""
     global _FASTJET_QUIET
     if _FASTJET_QUIET:
         return
