@@ -131,11 +131,12 @@ def _data(args) -> int:
                 return 2
         for name in args.names:
             result = generate.make(name, events=args.events, seed=args.seed, jobs=args.jobs,
-                                   out=Path(args.out) if args.out else None)
+                                   out=Path(args.out) if args.out else None,
+                                   params={"alphas": args.alphas} if args.alphas is not None else None)
             size = result.path.stat().st_size
             print(f"wrote {result.path} ({size / 1e6:.1f} MB): " +
-                  ", ".join(f"{k} {v} jets" for k, v in result.counts.items()) +
-                  f" in {result.seconds:.0f} s; rates (jets/s/core): " +
+                  ", ".join(f"{k} {v}" for k, v in result.counts.items()) +
+                  f" in {result.seconds:.0f} s; rates (per s per core): " +
                   ", ".join(f"{k} {v}" for k, v in result.rates.items()))
         return 0
     if args.action == "list":
@@ -218,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, help="base seed (default: the committed seed)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (the output does not depend on it)")
     p.add_argument("--out", help="write this file instead of data/<name>.root (the MANIFEST is left alone)")
+    p.add_argument("--alphas", type=float, help="ee-z-hadrons: TimeShower:alphaSvalue (default 0.1365)")
     p.set_defaults(func=_data)
 
     p = sub.add_parser("list", help="list the assignments")

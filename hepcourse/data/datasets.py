@@ -192,6 +192,30 @@ def _particle_columns(parts, feats: dict, fields) -> dict:
     return out
 
 
+EVENT_SHAPES = ("thrust", "sphericity", "aplanarity", "c_parameter", "heavy_jet_mass", "b_total", "b_wide",
+                "e_visible", "n_particles", "n_charged")
+"""Event-level quantities of the ``ee-z-hadrons`` data set (see :mod:`hepcourse.physics.event_shapes`)."""
+
+
+def _load_events(spec, path, split, n, strict, format, max_particles, particle_fields, shuffle):
+    """``load`` for data sets of whole events: one tree ``events``; the features are the event shapes."""
+    import awkward as ak
+
+    arr = _read_split(path, spec.processes[0].name, split, n, strict=strict)
+    if shuffle:
+        arr = arr[np.random.default_rng(zlib.crc32(f"{spec.name}/{split}".encode())).permutation(len(arr))]
+    arr = ak.with_field(arr, split, "split")
+    if format == "awkward":
+        return arr
+    fields = tuple(f for f in particle_fields if f in ("pt", "eta", "phi", "e", "charge", "pid"))
+    particles, mask = pad(ak.zip({f: arr.part[f] for f in fields}), max_particles)
+    tensors = JetTensors(particles=particles, mask=mask,
+                         features=np.stack([ak.to_numpy(arr[k]).astype(np.float32) for k in EVENT_SHAPES], axis=1),
+                         labels=np.zeros(len(arr), dtype=np.int64), particle_fields=fields, feature_names=EVENT_SHAPES,
+                         meta={"name": spec.name, "split": split, "path": str(path), "entry": ak.to_numpy(arr.entry)})
+    return tensors.to_torch() if format == "torch" else tensors
+
+
 def load(name: str = "jets-top-qcd", split: str = "train", n: int | None = None, format: str = "awkward",
          detector: bool = False, detector_seed: int = 0, max_particles: int = 128,
          particle_fields: tuple[str, ...] = ("pt", "eta", "phi", "e", "charge", "pid"),
@@ -201,9 +225,11 @@ def load(name: str = "jets-top-qcd", split: str = "train", n: int | None = None,
 
     Parameters
     ----------
-    name : a data set of :data:`hepcourse.data.generate.DATASETS` (``"jets-top-qcd"``).
+    name : a data set of :data:`hepcourse.data.generate.DATASETS` (``"jets-top-qcd"``, or
+        ``"ee-z-hadrons"``: whole events, whose features are :data:`EVENT_SHAPES`).
     split : ``"train"``, ``"val"``, ``"test"`` or ``"all"`` (see the module docstring).
-    n : jets per class; ``None`` means all of them, or :data:`QUICK_JETS` in quick mode.
+    n : jets per class (events for ``ee-z-hadrons``); ``None`` means all of them, or
+        :data:`QUICK_JETS` in quick mode.
     format : ``"awkward"``, ``"numpy"`` or ``"torch"``.
     detector : apply the toy detector (:mod:`hepcourse.data.detector`) with ``detector_seed``.
     max_particles, particle_fields : size and content of the padded constituent tensor.
@@ -237,6 +263,8 @@ def load(name: str = "jets-top-qcd", split: str = "train", n: int | None = None,
     strict = n is not None
     if n is None and config.QUICK:
         n = QUICK_JETS
+    if spec.kind == "events":
+        return _load_events(spec, path, split, n, strict, format, max_particles, particle_fields, shuffle)
 
     pieces = []
     for process in spec.processes:

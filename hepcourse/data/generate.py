@@ -93,7 +93,8 @@ class DatasetSpec:
     max_particles: int = MAX_PARTICLES
     common: tuple[str, ...] = COMMON_SETTINGS
     extra: dict = field(default_factory=dict)
-
+    kind: str = "jets"            # "jets": one selected jet per event; "events": whole events
+    unit: str = "jet"             # what --events counts, for messages and the MANIFEST
     def settings(self) -> dict:
         """Everything that determines the generated jets (for the fingerprint and the MANIFEST).
         Listed explicitly, so that adding a field to this class does not invalidate the chunks of
@@ -103,6 +104,10 @@ class DatasetSpec:
                "eta_max": self.eta_max, "match_r": self.match_r, "max_particles": self.max_particles}
         if self.extra:
             out["extra"] = dict(self.extra)
+        if self.kind != "jets":
+            out["kind"] = self.kind
+            for key in ("pt_min", "pt_max", "eta_max", "match_r", "jet_r"):
+                out.pop(key)
         return out
 
 
@@ -120,7 +125,54 @@ TOP_QCD = DatasetSpec(
     default_events=25_000,
 )
 
-DATASETS: dict[str, DatasetSpec] = {TOP_QCD.name: TOP_QCD}
+EE_SETTINGS = (
+    "ParticleDecays:limitTau0 = on",
+    "ParticleDecays:tau0Max = 10.",
+    "Print:quiet = on",
+    "Next:numberCount = 0",
+    "Random:setSeed = on",
+)
+
+EE_Z = DatasetSpec(
+    name="ee-z-hadrons",
+    description="e+e- -> Z -> hadrons at sqrt(s) = 91.1876 GeV: all visible particles and event shapes",
+    processes=(
+        Process("events", 0, ("Beams:idA = 11", "Beams:idB = -11", "Beams:eCM = 91.1876",
+                              "PDF:lepton = off",                 # no initial-state photon radiation
+                              "WeakSingleBoson:ffbar2gmZ = on",
+                              "23:onMode = off", "23:onIfAny = 1 2 3 4 5",
+                              "TimeShower:alphaSvalue = {alphas}")),
+    ),
+    filename="ee-z-hadrons.root",
+    default_events=10_000,
+    chunk_size=5_000,
+    batch_size=250,
+    common=EE_SETTINGS,
+    extra={"alphas": 0.1365},     # Pythia's default (Monash 2013) value of alpha_s(m_Z) in the final-state shower
+    kind="events",
+    unit="event",
+)
+
+DATASETS: dict[str, DatasetSpec] = {TOP_QCD.name: TOP_QCD, EE_Z.name: EE_Z}
+
+
+def with_params(spec: DatasetSpec, params: dict | None) -> DatasetSpec:
+    """``spec`` with some of its ``extra`` parameters changed (``--alphas`` of ee-z-hadrons).
+    A non-default value goes into the file name, e.g. ``ee-z-hadrons-alphas0.1200.root``."""
+    import dataclasses
+
+    params = {k: v for k, v in (params or {}).items() if v is not None}
+    if not params:
+        return spec
+    unknown = set(params) - set(spec.extra)
+    if unknown:
+        raise ValueError(f"{spec.name} has no parameter {', '.join(sorted(unknown))}; it has: {', '.join(spec.extra) or 'none'}")
+    extra = {**spec.extra, **{k: float(v) for k, v in params.items()}}
+    if extra == spec.extra:
+        return spec
+    stem, suffix = spec.filename.rsplit(".", 1)
+    tag = "-".join(f"{k}{extra[k]:.4f}" for k in sorted(params))
+    return dataclasses.replace(spec, extra=extra, filename=f"{stem}-{tag}.{suffix}")
 
 
 def versions() -> dict:
@@ -154,6 +206,7 @@ def _new_pythia(spec: DatasetSpec, process: Process, seed: int):
 
     pythia = pythia8mc.Pythia("", False)   # no banner
     for line in spec.common + process.settings + (f"Random:seed = {seed}",):
+        line = line.format(**spec.extra) if "{" in line else line
         if not pythia.readString(line):
             raise ValueError(f"Pythia rejected the setting {line!r}")
     if not pythia.init():
@@ -237,6 +290,8 @@ def generate_chunk(spec: DatasetSpec, process_index: int, chunk_index: int, n_je
     seconds). The first k jets do not depend on ``n_jets`` (events are processed in order), which
     is what makes a short run reproduce the beginning of a long one.
     """
+    if spec.kind == "events":
+        return _generate_event_chunk(spec, process_index, chunk_index, n_jets, seed, progress)
     import awkward as ak
     import fastjet
 
@@ -317,6 +372,50 @@ def generate_chunk(spec: DatasetSpec, process_index: int, chunk_index: int, n_je
     keep = spec.max_particles
     out["part"] = {name: _cast(arr[:, :keep], name) for name, arr in constituents.items()}
     out["_stats"] = {"events": n_events, "jets": len(rows), "seconds": time.perf_counter() - t0,
+                     "cpu_seconds": time.process_time() - cpu0}
+    return out
+
+
+def _generate_event_chunk(spec: DatasetSpec, process_index: int, chunk_index: int, n_events: int, seed: int,
+                          progress: Callable[[int], None] | None = None) -> dict:
+    """Whole events (``kind="events"``): every visible stable particle and the event shapes."""
+    import awkward as ak
+
+    from ..physics.event_shapes import event_shapes
+
+    process = spec.processes[process_index]
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    pythia = _new_pythia(spec, process, seed)
+    charges = _Charges(pythia)
+    batches = []
+    done = 0
+    while done < n_events:
+        prt = pythia.nextBatch(min(spec.batch_size, n_events - done)).prt
+        prt = prt[(prt.status > 0) & ~_isin(abs(prt.id), NEUTRINOS)]
+        batches.append(prt)
+        done += len(prt)
+        if progress is not None:
+            progress(len(prt))
+    prt = ak.concatenate(batches)[:n_events]
+    counts = ak.to_numpy(ak.num(prt.id))
+    px, py, pz, e = (ak.to_numpy(ak.flatten(prt.p[c])) for c in ("px", "py", "pz", "e"))
+    ids = ak.to_numpy(ak.flatten(prt.id))
+    pt, eta, phi = _pt_eta_phi(px, py, pz)
+    charge = np.rint(charges(ids)).astype(np.int8)
+    # sort each event's particles by decreasing energy
+    row = np.repeat(np.arange(len(counts)), counts)
+    order = np.lexsort((-e, row))
+    jag = lambda a: ak.unflatten(a[order], counts)  # noqa: E731
+    shapes = event_shapes(jag(px), jag(py), jag(pz), jag(e))
+    out = {k: v.astype(np.float32) for k, v in shapes.items()}
+    out["n_particles"] = counts.astype(np.int32)
+    out["n_charged"] = np.bincount(row, weights=(charge != 0), minlength=len(counts)).astype(np.int32)
+    out["event_index"] = np.arange(len(counts), dtype=np.int64)
+    out["event_chunk"] = np.full(len(counts), chunk_index, dtype=np.int32)
+    out["part"] = {"pt": ak.values_astype(jag(pt), np.float32), "eta": ak.values_astype(jag(eta), np.float32),
+                   "phi": ak.values_astype(jag(phi), np.float32), "e": ak.values_astype(jag(e), np.float32),
+                   "charge": jag(charge), "pid": ak.values_astype(jag(ids), np.int32)}
+    out["_stats"] = {"events": int(len(counts)), "jets": int(len(counts)), "seconds": time.perf_counter() - t0,
                      "cpu_seconds": time.process_time() - cpu0}
     return out
 
@@ -448,17 +547,18 @@ def _run_chunk(name: str, p: int, k: int, n: int, seed: int, path: str, spec: Da
 
 def make(name: str, events: int | None = None, seed: int | None = None, jobs: int = 1,
          out: Path | None = None, chunk_dir: Path | None = None, progress: bool = True,
-         update_manifest: bool | None = None) -> MakeResult:
-    """Generate data set ``name`` (``events`` accepted jets per process) into ``out``
-    (default ``data/<filename>``), reusing finished chunks, and rewrite its MANIFEST entry when
-    ``out`` is in ``data/`` (or ``update_manifest=True``)."""
+         update_manifest: bool | None = None, params: dict | None = None) -> MakeResult:
+    """Generate data set ``name`` (``events`` accepted jets per process, or events for
+    ``kind="events"``) into ``out`` (default ``data/<filename>``), reusing finished chunks, and
+    rewrite its MANIFEST entry when ``out`` is in ``data/`` (or ``update_manifest=True``).
+    ``params`` changes parameters of the data set (``{"alphas": 0.12}`` for ee-z-hadrons)."""
     from tqdm import tqdm
 
     from . import io, manifest
 
     if name not in DATASETS:
         raise KeyError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
-    spec = DATASETS[name]
+    spec = with_params(DATASETS[name], params)
     events = spec.default_events if events is None else int(events)
     seed = spec.default_seed if seed is None else int(seed)
     if events < 1:
@@ -474,7 +574,7 @@ def make(name: str, events: int | None = None, seed: int | None = None, jobs: in
     done_jets = sum(n for p, k, n in plan if (p, k, n) not in todo)
     t0 = time.perf_counter()
     stats: dict[tuple[int, int], dict] = {}
-    bar = tqdm(total=events * len(spec.processes), initial=done_jets, desc=f"{name} (jets)", unit="jet",
+    bar = tqdm(total=events * len(spec.processes), initial=done_jets, desc=f"{name} ({spec.unit}s)", unit=spec.unit,
                disable=not progress, ascii=True, dynamic_ncols=True, mininterval=1.0)
     try:
         if jobs <= 1 or len(todo) <= 1:
@@ -512,7 +612,7 @@ def make(name: str, events: int | None = None, seed: int | None = None, jobs: in
     # jets per CPU second of the worker = jets/s on one core, whatever else runs on the machine
     per_process_seconds = {proc.name: sum(s.get("cpu_seconds", s["seconds"]) for (p, _), s in stats.items() if p == i)
                            for i, proc in enumerate(spec.processes)}
-    counts = {tree: len(cols["label"]) for tree, cols in trees.items()}
+    counts = {tree: io.n_rows(cols) for tree, cols in trees.items()}
     rates = {t: round(counts[t] / per_process_seconds[t], 2) for t in counts if per_process_seconds[t] > 0}
     settings = spec.settings()
     meta = {"dataset": name, "description": spec.description, "seed": seed, "events_per_process": events,
@@ -520,14 +620,15 @@ def make(name: str, events: int | None = None, seed: int | None = None, jobs: in
             "chunk_seeds": {proc.name: [chunk_seed(seed, name, i, k) for k in range(-(-events // spec.chunk_size))]
                             for i, proc in enumerate(spec.processes)},
             "generated_events": per_process_events,
-            "command": f"hepcourse data make {name} --events {events} --seed {seed}"}
+            "command": f"hepcourse data make {name} --events {events} --seed {seed}"
+                       + "".join(f" --{k} {v}" for k, v in spec.extra.items() if v != DATASETS[name].extra.get(k))}
     io.write_dataset(out, trees, meta)
     if update_manifest is None:
         update_manifest = out.resolve().parent == config.DATA_DIR.resolve()
     if update_manifest:
         entry = dict(meta)
         entry.pop("chunk_seeds")
-        entry["rates_jets_per_s_per_core"] = rates
+        entry[f"rates_{spec.unit}s_per_s_per_core"] = rates
         manifest.record(out, entry)
     return MakeResult(out, counts, seconds, rates, per_process_events, settings)
 

@@ -52,6 +52,11 @@ def _branches(cols: dict) -> dict:
     return out
 
 
+def n_rows(cols: dict) -> int:
+    """Number of entries (jets or events) in a column dict."""
+    return len(next(v for k, v in cols.items() if k != "part" and not k.startswith("_")))
+
+
 def _tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
@@ -101,7 +106,7 @@ def merge_chunks(spec, paths: dict) -> dict:
         pieces = [_read_chunk(paths[k]) for k in keys]
         merged = {k: np.concatenate([c[k] for c in pieces]) for k in pieces[0] if k != "part"}
         merged["part"] = {f: ak.concatenate([c["part"][f] for c in pieces]) for f in pieces[0]["part"]}
-        merged["_pieces"] = [len(c["label"]) for c in pieces]
+        merged["_pieces"] = [n_rows(c) for c in pieces]
         trees[process.name] = merged
     return trees
 
@@ -117,7 +122,7 @@ def write_dataset(path: Path, trees: dict, meta: dict) -> None:
     with uproot.recreate(tmp, compression=_compression()) as f:
         f["meta"] = json.dumps(meta, sort_keys=True)
         for name, cols in trees.items():
-            sizes = cols.get("_pieces") or [len(cols["label"])]
+            sizes = cols.get("_pieces") or [n_rows(cols)]
             start = 0
             for i, size in enumerate(sizes):
                 piece = _slice(cols, start, start + size)
