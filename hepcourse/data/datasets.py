@@ -216,6 +216,41 @@ def _load_events(spec, path, split, n, strict, format, max_particles, particle_f
     return tensors.to_torch() if format == "torch" else tensors
 
 
+DIJET_FEATURES = ("mjj", "j1_m", "j2_m", "j1_pt", "j2_pt", "j1_tau21", "j2_tau21", "j1_tau32", "j2_tau32", "deta")
+"""Event-level features of ``dijet-resonance``: the dijet mass, the two jets' masses, pT and
+N-subjettiness ratios, and their pseudorapidity difference (GeV where dimensioned)."""
+
+
+def _load_dijets(spec, path, split, n, strict, format, max_particles, particle_fields, shuffle):
+    """``load`` for ``dijet-resonance``: both processes, the features of :data:`DIJET_FEATURES`."""
+    import awkward as ak
+
+    pieces = []
+    for process in spec.processes:
+        arr = _read_split(path, process.name, split, n, strict=strict)
+        pieces.append(ak.with_field(arr, process.name, "tree"))
+    arr = ak.concatenate(pieces)
+    if shuffle:
+        arr = arr[np.random.default_rng(zlib.crc32(f"{spec.name}/{split}".encode())).permutation(len(arr))]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for j in ("j1", "j2"):
+            t1, t2, t3 = (ak.to_numpy(arr[f"{j}_tau{i}"]).astype(np.float64) for i in (1, 2, 3))
+            arr = ak.with_field(arr, np.where(t1 > 0, t2 / t1, 0.0), f"{j}_tau21")
+            arr = ak.with_field(arr, np.where(t2 > 0, t3 / t2, 0.0), f"{j}_tau32")
+    arr = ak.with_field(arr, np.abs(ak.to_numpy(arr.j1_eta) - ak.to_numpy(arr.j2_eta)), "deta")
+    arr = ak.with_field(arr, split, "split")
+    if format == "awkward":
+        return arr
+    fields = tuple(f for f in particle_fields if f in ("pt", "eta", "phi", "e", "charge", "pid")) + ("jet",)
+    particles, mask = pad(ak.zip({f: arr.part[f] for f in fields}), max_particles)
+    tensors = JetTensors(particles=particles, mask=mask,
+                         features=np.stack([ak.to_numpy(arr[k]).astype(np.float32) for k in DIJET_FEATURES], axis=1),
+                         labels=ak.to_numpy(arr.label).astype(np.int64), particle_fields=fields,
+                         feature_names=DIJET_FEATURES,
+                         meta={"name": spec.name, "split": split, "path": str(path), "entry": ak.to_numpy(arr.entry)})
+    return tensors.to_torch() if format == "torch" else tensors
+
+
 def load(name: str = "jets-top-qcd", split: str = "train", n: int | None = None, format: str = "awkward",
          detector: bool = False, detector_seed: int = 0, max_particles: int = 128,
          particle_fields: tuple[str, ...] = ("pt", "eta", "phi", "e", "charge", "pid"),
@@ -265,6 +300,8 @@ def load(name: str = "jets-top-qcd", split: str = "train", n: int | None = None,
         n = QUICK_JETS
     if spec.kind == "events":
         return _load_events(spec, path, split, n, strict, format, max_particles, particle_fields, shuffle)
+    if spec.kind == "dijets":
+        return _load_dijets(spec, path, split, n, strict, format, max_particles, particle_fields, shuffle)
 
     pieces = []
     for process in spec.processes:

@@ -93,7 +93,7 @@ class DatasetSpec:
     max_particles: int = MAX_PARTICLES
     common: tuple[str, ...] = COMMON_SETTINGS
     extra: dict = field(default_factory=dict)
-    kind: str = "jets"            # "jets": one selected jet per event; "events": whole events
+    kind: str = "jets"            # "jets": one selected jet per event; "events": whole events; "dijets": two jets
     unit: str = "jet"             # what --events counts, for messages and the MANIFEST
     def settings(self) -> dict:
         """Everything that determines the generated jets (for the fingerprint and the MANIFEST).
@@ -104,10 +104,13 @@ class DatasetSpec:
                "eta_max": self.eta_max, "match_r": self.match_r, "max_particles": self.max_particles}
         if self.extra:
             out["extra"] = dict(self.extra)
-        if self.kind != "jets":
+        if self.kind == "events":
             out["kind"] = self.kind
             for key in ("pt_min", "pt_max", "eta_max", "match_r", "jet_r"):
                 out.pop(key)
+        elif self.kind != "jets":
+            out["kind"] = self.kind
+            out.pop("match_r")
         return out
 
 
@@ -153,7 +156,43 @@ EE_Z = DatasetSpec(
     unit="event",
 )
 
-DATASETS: dict[str, DatasetSpec] = {TOP_QCD.name: TOP_QCD, EE_Z.name: EE_Z}
+LHCO_COMMON = (
+    "Beams:eCM = 13000.",
+    "PartonLevel:MPI = on",
+    "ParticleDecays:limitTau0 = on",
+    "ParticleDecays:tau0Max = 10.",
+    "Print:quiet = on",
+    "Next:numberCount = 0",
+    "Random:setSeed = on",
+)
+
+DIJET = DatasetSpec(
+    name="dijet-resonance",
+    description="LHC Olympics-like: W' (3.5 TeV) -> X (500 GeV) Y (100 GeV) -> 4 quarks vs QCD dijets, pp at 13 TeV, "
+                "anti-kT R=1.0, leading jet pT > 1.2 TeV",
+    processes=(
+        # X and Y are Pythia's W and Z with their masses changed (W' -> W Z is a built-in channel)
+        Process("signal", 1, ("NewGaugeBoson:ffbar2Wprime = on", "34:m0 = 3500.", "34:onMode = off",
+                              "34:onIfMatch = 24 23", "Wprime:coup2WZ = 1.",
+                              "24:m0 = 500.", "24:onMode = off", "24:onIfAny = 1 2 3 4 5",
+                              "23:m0 = 100.", "23:onMode = off", "23:onIfAny = 1 2 3 4 5")),
+        Process("qcd", 0, ("HardQCD:all = on", "PhaseSpace:pTHatMin = 1000.")),
+    ),
+    filename="dijet-resonance.root",
+    default_events=10_000,
+    chunk_size=2_000,
+    batch_size=25,
+    jet_r=1.0,
+    pt_min=1200.0,
+    pt_max=1e9,
+    eta_max=2.5,
+    max_particles=30,             # per jet: the anomaly-detection chapter works mostly on jet-level features
+    common=LHCO_COMMON,
+    kind="dijets",
+    unit="event",
+)
+
+DATASETS: dict[str, DatasetSpec] = {TOP_QCD.name: TOP_QCD, EE_Z.name: EE_Z, DIJET.name: DIJET}
 
 
 def with_params(spec: DatasetSpec, params: dict | None) -> DatasetSpec:
@@ -292,6 +331,8 @@ def generate_chunk(spec: DatasetSpec, process_index: int, chunk_index: int, n_je
     """
     if spec.kind == "events":
         return _generate_event_chunk(spec, process_index, chunk_index, n_jets, seed, progress)
+    if spec.kind == "dijets":
+        return _generate_dijet_chunk(spec, process_index, chunk_index, n_jets, seed, progress)
     import awkward as ak
     import fastjet
 
@@ -420,10 +461,97 @@ def _generate_event_chunk(spec: DatasetSpec, process_index: int, chunk_index: in
     return out
 
 
+def _generate_dijet_chunk(spec: DatasetSpec, process_index: int, chunk_index: int, n_events: int, seed: int,
+                          progress: Callable[[int], None] | None = None) -> dict:
+    """Events with two jets (``kind="dijets"``): anti-kT jets of radius ``jet_r`` of all visible
+    particles; the event is kept if the leading jet has pT > ``pt_min`` and both leading jets have
+    |eta| < ``eta_max``. Stores both jets (``j1_*``, ``j2_*``: pT, eta, phi, m, tau_1..3, number of
+    constituents), the dijet mass ``mjj`` and the leading ``max_particles`` constituents of each jet
+    (jagged ``part`` with a field ``jet`` = 0 or 1). The jets' mass and tau_N use all constituents."""
+    import awkward as ak
+    import fastjet
+
+    from ..physics.jets import quiet_fastjet, tau_n
+
+    process = spec.processes[process_index]
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    pythia = _new_pythia(spec, process, seed)
+    charges = _Charges(pythia)
+    jet_def = fastjet.JetDefinition(fastjet.antikt_algorithm, spec.jet_r)
+    quiet_fastjet()
+    rows, parts = [], []
+    n_generated = 0
+    while len(rows) < n_events:
+        batch = pythia.nextBatch(spec.batch_size)
+        prt = batch.prt
+        first_event = n_generated
+        n_generated += len(prt)
+        visible = (prt.status > 0) & ~_isin(abs(prt.id), NEUTRINOS)
+        vis_index = ak.local_index(prt.id)[visible]
+        p = prt.p[visible]
+        cluster = fastjet.ClusterSequence(ak.zip({"px": p.px, "py": p.py, "pz": p.pz, "E": p.e}, with_name=None), jet_def)
+        jets = cluster.inclusive_jets(min_pt=50.0)
+        index = cluster.constituent_index(min_pt=50.0)
+        order = ak.argsort(np.hypot(jets.px, jets.py), axis=1, ascending=False)
+        for ev in range(len(prt)):
+            if len(rows) >= n_events:
+                break
+            o = ak.to_numpy(order[ev])
+            if len(o) < 2:
+                continue
+            j = jets[ev]
+            comp = {c: ak.to_numpy(j[c])[o[:2]].astype(np.float64) for c in ("px", "py", "pz", "E")}
+            jpt, jeta, jphi = _pt_eta_phi(comp["px"], comp["py"], comp["pz"])
+            if not (jpt[0] > spec.pt_min and np.all(np.abs(jeta) < spec.eta_max)):
+                continue
+            record = prt[ev]
+            row = {"event_pthat": float(np.sqrt(batch.info.pT2Hat[ev])), "event_index": first_event + ev,
+                   "event_chunk": chunk_index}
+            tot = {c: comp[c].sum() for c in comp}
+            row["mjj"] = float(np.sqrt(max(tot["E"] ** 2 - tot["px"] ** 2 - tot["py"] ** 2 - tot["pz"] ** 2, 0.0)))
+            ev_parts = []
+            for k in range(2):
+                const = ak.to_numpy(vis_index[ev][index[ev][int(o[k])]])
+                cpx, cpy, cpz, ce = (ak.to_numpy(record.p[c])[const] for c in ("px", "py", "pz", "e"))
+                ids = ak.to_numpy(record.id)[const]
+                cpt, ceta, cphi = _pt_eta_phi(cpx, cpy, cpz)
+                srt = np.argsort(-cpt, kind="stable")
+                m2 = comp["E"][k] ** 2 - comp["px"][k] ** 2 - comp["py"][k] ** 2 - comp["pz"][k] ** 2
+                row.update({f"j{k + 1}_pt": jpt[k], f"j{k + 1}_eta": jeta[k], f"j{k + 1}_phi": jphi[k],
+                            f"j{k + 1}_m": float(np.sqrt(max(m2, 0.0))), f"j{k + 1}_nparticles": len(cpt)})
+                ev_parts.append({"pt": cpt[srt], "eta": ceta[srt], "phi": cphi[srt], "e": ce[srt],
+                                 "charge": np.rint(charges(ids[srt])).astype(np.int8), "pid": ids[srt]})
+            parts.append(ev_parts)
+            rows.append(row)
+            if progress is not None:
+                progress(1)
+    out = {}
+    for k in rows[0]:
+        v = np.array([r[k] for r in rows])
+        out[k] = (v.astype(np.int64) if k == "event_index" else
+                  v.astype(np.int32) if k == "event_chunk" or k.endswith("nparticles") else v.astype(np.float32))
+    keep = spec.max_particles
+    pieces = {}
+    for k in range(2):
+        counts = [len(q[k]["pt"]) for q in parts]
+        full = {f: ak.unflatten(np.concatenate([q[k][f] for q in parts]), counts) for f in ("pt", "eta", "phi", "e", "charge", "pid")}
+        taus = tau_n(full["pt"], full["eta"], full["phi"], full["e"], 3)
+        for n in range(3):
+            out[f"j{k + 1}_tau{n + 1}"] = taus[:, n].astype(np.float32)
+        capped = {f: a[:, :keep] for f, a in full.items()}
+        capped["jet"] = ak.values_astype(ak.zeros_like(capped["pt"]) + k, np.int8)
+        pieces[k] = capped
+    out["label"] = np.full(len(rows), process.label, dtype=np.int8)
+    out["part"] = {f: _cast(ak.concatenate([pieces[0][f], pieces[1][f]], axis=1), f) for f in pieces[0]}
+    out["_stats"] = {"events": n_generated, "jets": len(rows), "seconds": time.perf_counter() - t0,
+                     "cpu_seconds": time.process_time() - cpu0}
+    return out
+
+
 def _cast(arr, name):
     import awkward as ak
 
-    dtype = {"charge": np.int8, "pid": np.int32}.get(name, np.float32)
+    dtype = {"charge": np.int8, "pid": np.int32, "jet": np.int8}.get(name, np.float32)
     return ak.values_astype(arr, dtype)
 
 

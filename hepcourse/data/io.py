@@ -48,7 +48,8 @@ def _branches(cols: dict) -> dict:
     out = {k: np.asarray(v) for k, v in cols.items() if k != "part" and not k.startswith("_")}
     if "part" in cols:
         part = cols["part"]
-        out["part"] = ak.zip({f: part[f] for f in PART_FIELDS if f in part})
+        names = [f for f in PART_FIELDS if f in part] + [f for f in part if f not in PART_FIELDS]
+        out["part"] = ak.zip({f: part[f] for f in names})
     return out
 
 
