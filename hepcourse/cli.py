@@ -144,7 +144,8 @@ def _data(args) -> int:
         for name, spec in generate.DATASETS.items():
             path = manifest.manifest_path().parent / spec.filename
             info = doc.get("files", {}).get(spec.filename)
-            state = (f"{path.stat().st_size / 1e6:.1f} MB, " + ", ".join(f"{k} {v}" for k, v in info["counts"].items())
+            state = (f"{path.stat().st_size / 1e6:.1f} MB, "
+                     + ", ".join(f"{k} {v}" for k, v in info.get("counts", {}).items()) + f"; rebuild: {info.get('command')}"
                      if path.exists() and info else "not generated")
             print(f"{name:16s} {spec.description}\n{'':16s} data/{spec.filename}: {state}")
         return 0

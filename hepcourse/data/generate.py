@@ -25,6 +25,11 @@ interrupted run resumes where it stopped.
   constituents, the leading :data:`MAX_PARTICLES` constituents (pT, η, φ, E, charge, PDG id),
   the event's :math:`\\hat p_T`; for signal the partons of the top decay.
 
+Two more data sets use the same machinery (book/data.md describes all three): ``dijet-resonance``,
+an LHC Olympics-like W' -> XY -> 4q resonance with QCD dijets at 13 TeV (two R = 1.0 jets per
+event, ``kind="dijets"``), and ``ee-z-hadrons``, e+e- -> Z -> hadrons at 91.19 GeV with a settable
+final-state alpha_s (whole events and event shapes, ``kind="events"``).
+
 Rates (accepted jets per CPU second of a worker, i.e. jets/s/core) are measured in :func:`make` and
 written to data/MANIFEST.
 """
