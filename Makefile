@@ -11,7 +11,9 @@ STAMP := $(VENV)/.installed
 # Optional PyTorch wheel index: on a Linux laptop without an NVIDIA GPU, pass the CPU index of
 # pytorch.org here to avoid gigabytes of CUDA libraries (see book/student.md).
 TORCH_INDEX ?=
-export HEPCOURSE_TEST_START ?= $(shell date +%s)
+ifndef HEPCOURSE_TEST_START
+export HEPCOURSE_TEST_START := $(shell date +%s)
+endif
 # OpenMP threads of XGBoost/scikit-learn spin while waiting; on 2 shared cores that costs minutes
 export OMP_WAIT_POLICY ?= PASSIVE
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
