@@ -53,6 +53,41 @@ class History:
         return len(self.train_loss)
 
 
+class TensorLoader:
+    """Mini-batches of in-memory arrays, reshuffled every epoch: a light ``DataLoader``.
+
+    ``TensorLoader(x, y, batch_size=256)`` yields tuples ``(x[idx], y[idx])`` of tensors (NumPy
+    arrays are converted, floating point to float32, integers to int64), one index slice per batch
+    instead of one call per event, which makes it several times faster than a ``DataLoader`` over a
+    ``TensorDataset`` for the small networks of the course. The order is drawn from a generator
+    seeded with ``seed``, so a training run is reproducible; the last batch may be smaller.
+    """
+
+    def __init__(self, *arrays, batch_size: int = 256, shuffle: bool = True, seed: int = 0):
+        if not arrays:
+            raise ValueError("TensorLoader needs at least one array")
+        self.tensors = tuple(self._as_tensor(a) for a in arrays)
+        n = len(self.tensors[0])
+        if any(len(t) != n for t in self.tensors):
+            raise ValueError(f"arrays differ in length: {[len(t) for t in self.tensors]}")
+        self.n, self.batch_size, self.shuffle = n, int(batch_size), shuffle
+        self.generator = torch.Generator().manual_seed(seed)
+
+    @staticmethod
+    def _as_tensor(a) -> torch.Tensor:
+        t = torch.as_tensor(a)
+        return t.float() if t.is_floating_point() else t.long() if t.dtype != torch.bool else t
+
+    def __len__(self) -> int:
+        return (self.n + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self):
+        order = torch.randperm(self.n, generator=self.generator) if self.shuffle else torch.arange(self.n)
+        for start in range(0, self.n, self.batch_size):
+            idx = order[start:start + self.batch_size]
+            yield tuple(t[idx] for t in self.tensors)
+
+
 def to_device(batch, device: torch.device):
     """Move a tensor, or a tuple/list/dict of tensors, to ``device``."""
     if isinstance(batch, torch.Tensor):

@@ -105,3 +105,25 @@ def test_quick_mode_never_writes_checkpoints(tmp_path, monkeypatch):
     ckpt = tmp_path / "line.pt"
     train.load_or_train(torch.nn.Linear(1, 1), ckpt, lambda m: None)
     assert not ckpt.exists()
+
+
+def test_tensor_loader_batches_cover_the_data_once_per_epoch():
+    import numpy as np
+
+    x = np.arange(10, dtype=np.float64).reshape(10, 1)
+    y = np.arange(10)
+    loader = train.TensorLoader(x, y, batch_size=4, seed=3)
+    assert len(loader) == 3
+    batches = list(loader)
+    assert [len(b[0]) for b in batches] == [4, 4, 2]
+    assert batches[0][0].dtype == torch.float32 and batches[0][1].dtype == torch.int64
+    seen = torch.cat([b[1] for b in batches])
+    assert sorted(seen.tolist()) == list(range(10))
+    assert torch.equal(torch.cat([b[0][:, 0] for b in batches]).long(), seen)    # rows stay paired
+    again = torch.cat([b[1] for b in loader])
+    assert not torch.equal(seen, again)                                          # reshuffled each epoch
+    assert torch.equal(torch.cat([b[1] for b in train.TensorLoader(x, y, batch_size=4, seed=3)]), seen)
+    assert torch.equal(torch.cat([b[0] for b in train.TensorLoader(y, shuffle=False, batch_size=3)]),
+                       torch.arange(10))
+    with pytest.raises(ValueError):
+        train.TensorLoader(x, y[:5])
