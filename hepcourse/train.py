@@ -1,8 +1,9 @@
 """The one training loop of the course, and load-or-train for lecture models.
 
-Every network in the course is trained by :func:`fit`: mini-batch gradient descent with Adam,
-the loss evaluated on a validation set after each epoch, early stopping when it has not
-improved for ``patience`` epochs, and the weights of the best epoch restored at the end.
+Every network in the course is trained by :func:`fit`: mini-batch gradient descent with Adam
+(optionally with a cosine learning-rate schedule), the loss evaluated on a validation set after
+each epoch, early stopping when it has not improved for ``patience`` epochs, and the weights of
+the best epoch restored at the end.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class TrainConfig:
     amp: bool = False                 # mixed precision (bfloat16 autocast), used on CUDA only
     seed: int | None = 0              # None: do not reseed
     progress: bool | None = None      # None: a progress bar unless running in CI
+    schedule: str | None = None       # "cosine": lr decays as ½(1 + cos(π e/epochs)) from lr to 0 over the epochs
+    restore_best: bool = True         # False: keep the weights of the last epoch (e.g. to show overtraining)
 
 
 @dataclass
@@ -132,8 +135,8 @@ def fit(model: torch.nn.Module, loss_fn: LossFn, train_loader: Iterable,
     """Train ``model`` in place and return its :class:`History`.
 
     With a ``val_loader``, the weights of the epoch with the lowest validation loss are restored
-    at the end and training stops after ``cfg.patience`` epochs without improvement. Without one,
-    the training loss plays that role. The model stays on ``device`` (default ``config.device()``).
+    at the end (unless ``cfg.restore_best`` is false) and training stops after ``cfg.patience``
+    epochs without improvement. Without one, the training loss plays that role. The model stays on ``device`` (default ``config.device()``).
     """
     cfg = cfg or TrainConfig()
     device = device or config.device()
@@ -142,6 +145,10 @@ def fit(model: torch.nn.Module, loss_fn: LossFn, train_loader: Iterable,
     model.to(device)
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     amp = cfg.amp and device.type == "cuda"
+    if cfg.schedule not in (None, "cosine"):
+        raise ValueError(f"schedule must be None or 'cosine', got {cfg.schedule!r}")
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
+                 if cfg.schedule == "cosine" else None)
 
     history = History()
     best_loss, best_state, bad_epochs = float("inf"), None, 0
@@ -159,6 +166,8 @@ def fit(model: torch.nn.Module, loss_fn: LossFn, train_loader: Iterable,
                 monitored = _mean_loss(model, loss_fn, val_loader, device, amp, False)
             history.val_loss.append(monitored)
         bar.set_postfix(train=f"{train_loss:.4g}", val=f"{monitored:.4g}" if val_loader else "-")
+        if scheduler is not None:
+            scheduler.step()
 
         if monitored < best_loss - cfg.min_delta:
             best_loss, bad_epochs, history.best_epoch = monitored, 0, epoch
@@ -169,7 +178,7 @@ def fit(model: torch.nn.Module, loss_fn: LossFn, train_loader: Iterable,
                 history.stopped_early = True
                 break
     bar.close()
-    if best_state is not None:
+    if best_state is not None and cfg.restore_best:
         model.load_state_dict(best_state)
     model.eval()
     history.seconds = time.perf_counter() - start

@@ -127,3 +127,30 @@ def test_tensor_loader_batches_cover_the_data_once_per_epoch():
                        torch.arange(10))
     with pytest.raises(ValueError):
         train.TensorLoader(x, y[:5])
+
+
+def test_cosine_schedule_anneals_the_learning_rate_to_zero():
+    model = torch.nn.Linear(1, 1)
+    opt = torch.optim.Adam(model.parameters(), lr=0.1)
+    loader = DataLoader(_line_data(1.0, n=64), batch_size=64)
+    cfg = train.TrainConfig(epochs=4, patience=None, progress=False, schedule="cosine")
+    train.fit(model, _mse, loader, None, cfg, optimizer=opt, device=torch.device("cpu"))
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)    # ½(1 + cos π) · 0.1 after 4 of 4 epochs
+    with pytest.raises(ValueError, match="schedule"):
+        train.fit(model, _mse, loader, None, train.TrainConfig(epochs=1, progress=False, schedule="step"),
+                  device=torch.device("cpu"))
+
+
+def test_restore_best_false_keeps_the_last_epoch():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(1, 1)
+    with torch.no_grad():
+        model.weight.zero_(); model.bias.fill_(1.0)
+    train_loader = DataLoader(_line_data(1.0), batch_size=512)
+    val_loader = DataLoader(_line_data(-1.0, seed=1), batch_size=512)
+    cfg = train.TrainConfig(epochs=20, lr=0.05, patience=None, progress=False, restore_best=False)
+    hist = train.fit(model, _mse, train_loader, val_loader, cfg, device=torch.device("cpu"))
+    with torch.no_grad():
+        x, y = val_loader.dataset.tensors
+        final = torch.nn.functional.mse_loss(model(x), y).item()
+    assert final == pytest.approx(hist.val_loss[-1], rel=1e-5) and final > min(hist.val_loss)
