@@ -210,3 +210,18 @@ def test_repulsive_ensemble_loss_trains_on_a_toy():
 
     plain, repulsive = run(False), run(True)
     assert repulsive > 3 * plain, (plain, repulsive)
+
+
+def test_repulsion_needs_the_stop_gradient_in_the_denominator():
+    """Seed 003, Eq. (1.63) as printed lets gradients flow through the normalising sum: the force then
+    changes sign and pulls the members together. With the denominator detached (models.repulsion)
+    a gradient step pushes them apart."""
+    torch.manual_seed(0)
+    f = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
+    k = lambda a, b: torch.exp(-((a - b) ** 2).sum(-1) / 3.0)
+    printed = sum(sum(k(f[i], f[j].detach()) for j in range(4)) / sum(k(f[i], f[j]) for j in range(4)) for i in range(4))
+    g_printed, = torch.autograd.grad(printed, f)
+    g_ours, = torch.autograd.grad(models.repulsion(f, 3.0).sum(), f)
+    spread = lambda x: ((x[:, None] - x[None]) ** 2).sum().item()
+    fd = f.detach()
+    assert spread(fd - 0.05 * g_printed) < spread(fd) < spread(fd - 0.05 * g_ours)
