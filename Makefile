@@ -20,7 +20,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # nbgrader runs helper commands (alembic) by name: the environment's scripts must be on PATH
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help install book test lab check grade release system clean
+.PHONY: help install book test lab check grade release checkpoints system clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -68,6 +68,11 @@ grade: $(STAMP)  ## grade a class: make grade A=ch01 SUBMISSIONS=folder-or-zip (
 
 release: $(STAMP)  ## regenerate exercises/ from solutions/ (FORCE=1 to overwrite hand edits)
 	$(BIN)/hepcourse release $(if $(FORCE),--force)
+
+checkpoints: $(STAMP)  ## retrain the lecture models (full mode) and rewrite data/checkpoints/ and data/MANIFEST
+	@for nb in lectures/*/*.ipynb; do \
+	  echo "$$nb"; HEPCOURSE_RETRAIN=1 $(BIN)/jupyter nbconvert --to notebook --execute --output-dir _build/checkpoints "$$nb" || exit 1; \
+	done
 
 clean:  ## remove builds, gradebooks and caches (keeps .venv and workspace/)
 	rm -rf _build .pytest_cache

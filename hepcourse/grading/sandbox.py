@@ -76,7 +76,10 @@ def sandbox_command(workdir: Path, argv: list[str]) -> list[str]:
            "MPLBACKEND": "Agg", "MPLCONFIGDIR": f"{home}/.mpl", "IPYTHONDIR": f"{home}/.ipython",
            "JUPYTER_RUNTIME_DIR": f"{home}/.runtime", "JUPYTER_DATA_DIR": f"{home}/.jupyter",
            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "HEPCOURSE_QUICK": "1",
-           "PYTHONDONTWRITEBYTECODE": "1", "NBGRADER_EXECUTION": "autograde"}
+           "PYTHONDONTWRITEBYTECODE": "1", "NBGRADER_EXECUTION": "autograde",
+           # import the hepcourse this grader runs (a git worktree, or PYTHONPATH), not the one an
+           # editable install points to, which is not mounted; only the package folder is bound there
+           "PYTHONPATH": str(Path(hepcourse.__file__).resolve().parent.parent)}
     cmd = [bwrap, "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
            "--die-with-parent", "--new-session", "--clearenv"]
     for k, v in env.items():
