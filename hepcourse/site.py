@@ -116,6 +116,7 @@ def build(quick: bool = False, solutions: bool = True, path_output: Path | None 
     exe = Path(sys.executable).with_name("jupyter-book")
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     env["HEPCOURSE_QUICK"] = "1" if quick else ""
+    env["HEPCOURSE_PROGRESS"] = "0"   # no training progress bars on the pages: each update would show as a line
     # Notebooks must draw with the inline backend: an inherited MPLBACKEND=Agg would silently
     # drop every figure from the site (and the execution cache would keep the figureless pages).
     env.pop("MPLBACKEND", None)

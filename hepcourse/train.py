@@ -103,8 +103,12 @@ def to_device(batch, device: torch.device):
 
 
 def _show_progress(cfg: TrainConfig) -> bool:
+    """A progress bar unless told otherwise: ``cfg.progress``, then ``HEPCOURSE_PROGRESS=0`` (set by the
+    website build: a static page would show every update of the bar), then ``CI``."""
     if cfg.progress is not None:
         return cfg.progress
+    if os.environ.get("HEPCOURSE_PROGRESS", "").strip().lower() in {"0", "false", "no", "off"}:
+        return False
     return os.environ.get("CI", "").lower() not in {"1", "true", "yes"}
 
 

@@ -137,7 +137,7 @@ def test_ensemble_members_are_independent_mlps():
     for layer in ens.layers:
         assert layer.weight.grad[1:].abs().sum() == 0 and layer.weight.grad[0].abs().sum() > 0
     l2 = ens.l2()
-    expected = [sum(float((p ** 2).sum()) for p in ens.member(k).parameters()) for k in range(4)]
+    expected = [sum(float((p.detach() ** 2).sum()) for p in ens.member(k).parameters()) for k in range(4)]
     np.testing.assert_allclose(l2.detach().numpy(), expected, rtol=1e-5)
 
 

@@ -74,6 +74,10 @@ def test_progress_is_quiet_in_ci(monkeypatch):
     assert train._show_progress(train.TrainConfig()) is False
     monkeypatch.delenv("CI")
     assert train._show_progress(train.TrainConfig()) is True
+    monkeypatch.setenv("HEPCOURSE_PROGRESS", "0")                      # the website build
+    assert train._show_progress(train.TrainConfig()) is False
+    assert train._show_progress(train.TrainConfig(progress=True)) is True
+    monkeypatch.delenv("HEPCOURSE_PROGRESS")
     assert train._show_progress(train.TrainConfig(progress=False)) is False
 
 

@@ -23,6 +23,8 @@ gradient of member i) and N is the size of the training set. The gradient of the
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -94,7 +96,7 @@ def median_bandwidth(d2: torch.Tensor) -> torch.Tensor:
     """
     k = d2.shape[0]
     off = d2.detach()[~torch.eye(k, dtype=torch.bool, device=d2.device)]
-    return off.median().clamp_min(1e-12) / torch.log(torch.tensor(float(max(k, 2))))
+    return off.median().clamp_min(1e-12) / math.log(max(k, 2))
 
 
 def repulsion(f: torch.Tensor, h: float | torch.Tensor | None = None) -> torch.Tensor:
