@@ -11,14 +11,16 @@ STAMP := $(VENV)/.installed
 # Optional PyTorch wheel index: on a Linux laptop without an NVIDIA GPU, pass the CPU index of
 # pytorch.org here to avoid gigabytes of CUDA libraries (see book/student.md).
 TORCH_INDEX ?=
-export HEPCOURSE_TEST_START ?= $(shell date +%s)
+ifndef HEPCOURSE_TEST_START
+export HEPCOURSE_TEST_START := $(shell date +%s)
+endif
 # OpenMP threads of XGBoost/scikit-learn spin while waiting; on 2 shared cores that costs minutes
 export OMP_WAIT_POLICY ?= PASSIVE
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # nbgrader runs helper commands (alembic) by name: the environment's scripts must be on PATH
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help install book test lab check grade release data system clean
+.PHONY: help install book test lab check grade release data checkpoints system clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -69,6 +71,11 @@ release: $(STAMP)  ## regenerate exercises/ from solutions/ (FORCE=1 to overwrit
 
 data: $(STAMP)  ## regenerate a data set into data/ (and data/MANIFEST): make data [NAME=jets-top-qcd EVENTS=25000 SEED=1 JOBS=1]
 	$(BIN)/hepcourse data make $(or $(NAME),jets-top-qcd) $(if $(EVENTS),--events $(EVENTS)) $(if $(SEED),--seed $(SEED)) --jobs $(or $(JOBS),1)
+
+checkpoints: $(STAMP)  ## retrain the lecture models (full mode) and rewrite data/checkpoints/ and data/MANIFEST
+	@for nb in lectures/*/*.ipynb; do \
+	  echo "$$nb"; HEPCOURSE_RETRAIN=1 $(BIN)/jupyter nbconvert --to notebook --execute --output-dir _build/checkpoints "$$nb" || exit 1; \
+	done
 
 clean:  ## remove builds, gradebooks and caches (keeps .venv and workspace/)
 	rm -rf _build .pytest_cache

@@ -5,7 +5,8 @@ Environment variables (read when this module is imported):
 * ``HEPCOURSE_QUICK=1``   quick mode: small data, few epochs, loose asserts (CI, ``make test``);
 * ``HEPCOURSE_RETRAIN=1`` full mode always trains instead of loading committed checkpoints;
 * ``HEPCOURSE_DEVICE``    force a torch device (``cpu``, ``cuda``, ``cuda:1``, ``mps``);
-* ``HEPCOURSE_NJOBS``     threads for libraries with their own thread pools (read by :func:`n_jobs`).
+* ``HEPCOURSE_NJOBS``     threads for libraries with their own thread pools (read by :func:`n_jobs`);
+* ``HEPCOURSE_PROGRESS=0`` no training progress bars (set by the website build; read by ``train.fit``).
 """
 
 from __future__ import annotations

@@ -9,6 +9,11 @@ Besides the ROC curve of one score (:func:`roc_curve`, :func:`auc`, :func:`rejec
 module gives the statistical error of an AUC (:func:`auc_std`, DeLong), the ROC curve of the best
 member of a family of selections such as rectangular cuts (:func:`best_selection_roc`), and the
 significance of a counting experiment (:func:`significance_improvement`, :func:`asimov_significance`).
+
+Calibration (chapter 02): whether a classifier's output s can be read as the probability p(S|x)
+(:func:`reliability_curve`, :func:`expected_calibration_error`, :func:`fit_temperature`), and
+whether predicted uncertainties have the stated coverage (:func:`pulls`, :func:`coverage`,
+:func:`interval_coverage`, :func:`gaussian_coverage`).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import optimize as _optimize
+from scipy import special as _special
 from scipy import stats as _stats
 from sklearn import metrics as _skm
 
@@ -180,3 +187,100 @@ def asimov_significance(s, b):
         raise ValueError("need s >= 0 and b > 0")
     z = np.sqrt(2.0 * ((s + b) * np.log1p(s / b) - s))
     return float(z) if z.ndim == 0 else z
+
+
+# ------------------------------------------------------------------------------------ calibration
+@dataclass(frozen=True)
+class Reliability:
+    """A reliability curve: per bin of the predicted probability, its mean and the observed frequency."""
+
+    edges: np.ndarray          # (n_bins + 1,) bin edges in the predicted probability
+    predicted: np.ndarray      # (n_bins,) mean predicted probability in each bin (NaN if empty)
+    observed: np.ndarray       # (n_bins,) fraction of signal (y = 1) in each bin (NaN if empty)
+    counts: np.ndarray         # (n_bins,) events per bin
+    observed_err: np.ndarray   # (n_bins,) binomial standard error of ``observed``
+
+    @property
+    def ece(self) -> float:
+        """Expected calibration error Σ_b (n_b/N) |observed_b − predicted_b| (empty bins skipped)."""
+        keep = self.counts > 0
+        return float(np.sum(self.counts[keep] * np.abs(self.observed[keep] - self.predicted[keep])) / self.counts.sum())
+
+
+def reliability_curve(y, prob, n_bins: int = 10) -> Reliability:
+    """Reliability curve of predicted signal probabilities ``prob`` for labels ``y`` (1 = signal).
+
+    The events are grouped in ``n_bins`` equal-width bins of ``prob`` on [0, 1]; for a calibrated
+    classifier the fraction of signal in each bin equals the mean prediction there, so the curve lies
+    on the diagonal. Binomial errors √(f(1 − f)/n_b).
+    """
+    y = np.asarray(y, dtype=float).ravel()
+    p = np.asarray(prob, dtype=float).ravel()
+    if y.shape != p.shape:
+        raise ValueError(f"labels and probabilities differ in length: {y.shape} vs {p.shape}")
+    if np.any((p < 0) | (p > 1)) or not np.all(np.isfinite(p)):
+        raise ValueError("probabilities must lie in [0, 1]")
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    idx = np.clip(np.digitize(p, edges[1:-1]), 0, n_bins - 1)
+    counts = np.bincount(idx, minlength=n_bins).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        predicted = np.bincount(idx, weights=p, minlength=n_bins) / counts
+        observed = np.bincount(idx, weights=y, minlength=n_bins) / counts
+        err = np.sqrt(observed * (1 - observed) / counts)
+    return Reliability(edges, predicted, observed, counts.astype(int), err)
+
+
+def expected_calibration_error(y, prob, n_bins: int = 10) -> float:
+    """ECE = Σ_b (n_b/N) |f_b − p̄_b| over ``n_bins`` equal-width bins of the predicted probability.
+
+    f_b is the observed fraction of signal and p̄_b the mean predicted probability in bin b (Naeini
+    et al. 2015; Guo et al. 2017 use the confidence max(p, 1 − p) of the predicted class instead, the
+    same up to how the bins are folded). 0 for a calibrated classifier up to statistical fluctuations
+    of order √(p(1 − p) n_bins / N) · √(2/π), so compare two ECEs on the same number of events.
+    """
+    return reliability_curve(y, prob, n_bins).ece
+
+
+def fit_temperature(logits, y) -> float:
+    """Temperature scaling (Guo et al. 2017): the T > 0 that minimises the BCE of sigmoid(z/T).
+
+    Fitted on a held-out (validation) sample, never on the test sample. T > 1 softens
+    over-confident outputs; the ranking of events, hence the ROC curve, is unchanged.
+    """
+    z = np.asarray(logits, dtype=float).ravel()
+    y = np.asarray(y, dtype=float).ravel()
+
+    def nll(log_t):
+        u = z / np.exp(log_t)
+        return float(np.mean(np.logaddexp(0.0, u) - y * u))    # −[y log σ(u) + (1−y) log(1−σ(u))]
+
+    res = _optimize.minimize_scalar(nll, bounds=(-5.0, 5.0), method="bounded", options={"xatol": 1e-6})
+    return float(np.exp(res.x))
+
+
+# ------------------------------------------------------------------------------------ coverage
+def pulls(y, mu, sigma) -> np.ndarray:
+    """Pulls t = (μ − y)/σ of predictions μ with uncertainties σ against the truth y (seed 003, Eq. 1.97).
+
+    For calibrated Gaussian uncertainties t ~ N(0, 1) (Eq. 1.99): mean 0 and standard deviation 1.
+    """
+    return (np.asarray(mu, dtype=float) - np.asarray(y, dtype=float)) / np.asarray(sigma, dtype=float)
+
+
+def gaussian_coverage(k: float | np.ndarray) -> float | np.ndarray:
+    """Probability that a Gaussian lies within ±k standard deviations: 2Φ(k) − 1 (0.6827 for k = 1)."""
+    return _special.erf(np.asarray(k, dtype=float) / np.sqrt(2.0))
+
+
+def interval_coverage(truth, lo, hi) -> tuple[float, float]:
+    """Fraction of ``truth`` inside [lo, hi], and its binomial standard error √(c(1 − c)/N)."""
+    truth = np.asarray(truth, dtype=float)
+    inside = (truth >= np.asarray(lo, dtype=float)) & (truth <= np.asarray(hi, dtype=float))
+    c = float(np.mean(inside))
+    return c, float(np.sqrt(c * (1 - c) / inside.size))
+
+
+def coverage(y, mu, sigma, k: float = 1.0) -> tuple[float, float]:
+    """Fraction of events with |y − μ| ≤ kσ, and its binomial error (compare with :func:`gaussian_coverage`)."""
+    mu, sigma = np.asarray(mu, dtype=float), np.asarray(sigma, dtype=float)
+    return interval_coverage(y, mu - k * sigma, mu + k * sigma)

@@ -126,7 +126,8 @@ def hist_ratio(samples: Mapping[str, np.ndarray], bins, reference: str | None = 
         h, err, _ = hists[name]
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio, rerr = h / ref, err / ref
-        rax.errorbar(centres, ratio, yerr=rerr, fmt="o" if name != reference else "-", ms=3)
+        ok = np.isfinite(ratio) & np.isfinite(rerr)              # bins empty in the reference have no ratio
+        rax.errorbar(centres[ok], ratio[ok], yerr=rerr[ok], fmt="o" if name != reference else "-", ms=3)
     rax.axhline(1.0, color="k", lw=0.8)
     rax.set_ylim(*ratio_range)
     rax.set_ylabel(f"ratio to\n{reference}")

@@ -14,6 +14,7 @@ into ``_build/toc/``.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -63,6 +64,9 @@ def generate_solutions(out_dir: Path = SOLUTIONS_DIR) -> list[Path]:
             nb = nbformat.read(tmp / "solution" / assignment / f"{assignment}.ipynb", as_version=4)
             for cell in nb.cells:
                 cell.source = without_markers(cell.source) if cell.cell_type == "code" else cell.source
+            first = next(c for c in nb.cells if c.cell_type == "markdown")
+            first.source = re.sub(r"^# (Assignment)?", lambda m: "# Solution of assignment" if m.group(1) else "# Solution: ",
+                                  first.source, count=1)
             target = out_dir / f"{assignment}.ipynb"
             nbformat.write(nb, target)
             written.append(target)
@@ -112,6 +116,7 @@ def build(quick: bool = False, solutions: bool = True, path_output: Path | None 
     exe = Path(sys.executable).with_name("jupyter-book")
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     env["HEPCOURSE_QUICK"] = "1" if quick else ""
+    env["HEPCOURSE_PROGRESS"] = "0"   # no training progress bars on the pages: each update would show as a line
     # Notebooks must draw with the inline backend: an inherited MPLBACKEND=Agg would silently
     # drop every figure from the site (and the execution cache would keep the figureless pages).
     env.pop("MPLBACKEND", None)

@@ -52,7 +52,8 @@ def test_check_reports_every_part_and_leaves_the_notebook_alone(tmp_path):
     assert "test_roc_auc" in out.stdout and "FAILED" in out.stdout and "11 / 13" in out.stdout, out.stdout
     assert "Did you swap signal and background?" in " ".join(out.stdout.split()), out.stdout
     assert (hashlib.sha256(mine.read_bytes()).hexdigest(), mine.stat().st_mtime_ns) == before
-    assert seconds < 60, f"checking a notebook took {seconds:.0f} s"
+    # alone on 2 cores a check takes 7-23 s; in the suite two other grading jobs share the cores
+    assert seconds < 120, f"checking a notebook took {seconds:.0f} s"
     assert len(list(tmp_path.iterdir())) == 1, "check left files next to the notebook"
 
 

@@ -74,6 +74,10 @@ def test_progress_is_quiet_in_ci(monkeypatch):
     assert train._show_progress(train.TrainConfig()) is False
     monkeypatch.delenv("CI")
     assert train._show_progress(train.TrainConfig()) is True
+    monkeypatch.setenv("HEPCOURSE_PROGRESS", "0")                      # the website build
+    assert train._show_progress(train.TrainConfig()) is False
+    assert train._show_progress(train.TrainConfig(progress=True)) is True
+    monkeypatch.delenv("HEPCOURSE_PROGRESS")
     assert train._show_progress(train.TrainConfig(progress=False)) is False
 
 
@@ -105,3 +109,52 @@ def test_quick_mode_never_writes_checkpoints(tmp_path, monkeypatch):
     ckpt = tmp_path / "line.pt"
     train.load_or_train(torch.nn.Linear(1, 1), ckpt, lambda m: None)
     assert not ckpt.exists()
+
+
+def test_tensor_loader_batches_cover_the_data_once_per_epoch():
+    import numpy as np
+
+    x = np.arange(10, dtype=np.float64).reshape(10, 1)
+    y = np.arange(10)
+    loader = train.TensorLoader(x, y, batch_size=4, seed=3)
+    assert len(loader) == 3
+    batches = list(loader)
+    assert [len(b[0]) for b in batches] == [4, 4, 2]
+    assert batches[0][0].dtype == torch.float32 and batches[0][1].dtype == torch.int64
+    seen = torch.cat([b[1] for b in batches])
+    assert sorted(seen.tolist()) == list(range(10))
+    assert torch.equal(torch.cat([b[0][:, 0] for b in batches]).long(), seen)    # rows stay paired
+    again = torch.cat([b[1] for b in loader])
+    assert not torch.equal(seen, again)                                          # reshuffled each epoch
+    assert torch.equal(torch.cat([b[1] for b in train.TensorLoader(x, y, batch_size=4, seed=3)]), seen)
+    assert torch.equal(torch.cat([b[0] for b in train.TensorLoader(y, shuffle=False, batch_size=3)]),
+                       torch.arange(10))
+    with pytest.raises(ValueError):
+        train.TensorLoader(x, y[:5])
+
+
+def test_cosine_schedule_anneals_the_learning_rate_to_zero():
+    model = torch.nn.Linear(1, 1)
+    opt = torch.optim.Adam(model.parameters(), lr=0.1)
+    loader = DataLoader(_line_data(1.0, n=64), batch_size=64)
+    cfg = train.TrainConfig(epochs=4, patience=None, progress=False, schedule="cosine")
+    train.fit(model, _mse, loader, None, cfg, optimizer=opt, device=torch.device("cpu"))
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)    # ½(1 + cos π) · 0.1 after 4 of 4 epochs
+    with pytest.raises(ValueError, match="schedule"):
+        train.fit(model, _mse, loader, None, train.TrainConfig(epochs=1, progress=False, schedule="step"),
+                  device=torch.device("cpu"))
+
+
+def test_restore_best_false_keeps_the_last_epoch():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(1, 1)
+    with torch.no_grad():
+        model.weight.zero_(); model.bias.fill_(1.0)
+    train_loader = DataLoader(_line_data(1.0), batch_size=512)
+    val_loader = DataLoader(_line_data(-1.0, seed=1), batch_size=512)
+    cfg = train.TrainConfig(epochs=20, lr=0.05, patience=None, progress=False, restore_best=False)
+    hist = train.fit(model, _mse, train_loader, val_loader, cfg, device=torch.device("cpu"))
+    with torch.no_grad():
+        x, y = val_loader.dataset.tensors
+        final = torch.nn.functional.mse_loss(model(x), y).item()
+    assert final == pytest.approx(hist.val_loss[-1], rel=1e-5) and final > min(hist.val_loss)

@@ -27,8 +27,6 @@ about 1 s on 2 cores with the reference solution (ch01: test_adaboost_auc, 1.0 s
 its imports 4.3 s; ``tests/README.md`` lists them); 30 s leaves room for a slow laptop and slow but
 correct answers, and bounds what an endless loop costs."""
 
-CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
-
 
 def assignments() -> list[str]:
     """The assignment ids: folders of ``solutions/`` holding ``<id>/<id>.ipynb``."""
@@ -81,7 +79,6 @@ def course_config(root: Path = ROOT, db_path: Path | None = None, source: str = 
     c.OverwriteCells.add_missing_cells = True           # a deleted test cell is restored and still counted
     c.CourseDirectory.db_url = f"sqlite:///{db_path}"
     c.Execute.timeout = CELL_TIMEOUT_S
-    c.ClearSolutions.code_stub = {"python": CODE_STUB}
     c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
     c.Autograde.create_student = True
     # Feedback must not show hidden tests (nbgrader shows them by default).

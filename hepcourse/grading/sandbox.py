@@ -77,8 +77,8 @@ def sandbox_command(workdir: Path, argv: list[str]) -> list[str]:
            "JUPYTER_RUNTIME_DIR": f"{home}/.runtime", "JUPYTER_DATA_DIR": f"{home}/.jupyter",
            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "HEPCOURSE_QUICK": "1",
            "PYTHONDONTWRITEBYTECODE": "1", "NBGRADER_EXECUTION": "autograde",
-           # the hepcourse that grades is the one bound below, also when the environment's editable
-           # install points at another checkout (git worktrees sharing one .venv)
+           # import the hepcourse this grader runs (a git worktree, or PYTHONPATH), not the one an
+           # editable install points to, which is not mounted; only the package folder is bound there
            "PYTHONPATH": str(Path(hepcourse.__file__).resolve().parent.parent)}
     cmd = [bwrap, "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
            "--die-with-parent", "--new-session", "--clearenv"]

@@ -153,3 +153,69 @@ class LinearDensities:
     def bayes_split(self) -> float:
         """The O where p(S|O) = s/(s+b) = ½, Eq. (1.9): B/A (flat) or ½ (falling)."""
         return self.B / self.A if self.background == "flat" else 0.5
+
+
+@dataclass(frozen=True)
+class RegressionToy:
+    """Noisy data around a known function: y = μ(x) + σ(x) ε with ε ~ N(0, 1) and
+
+        μ(x) = sin(2πx),   σ(x) = σ₀ + σ₁ x,
+
+    x drawn uniformly on the union of the intervals ``support`` (the training support). Both μ(x)
+    and σ(x) are exact, so a network's learned mean, learned width and predicted intervals can be
+    checked against the truth (seed 003, Secs. 1.2.4 and 1.3.1). ``sample`` returns ``x`` of shape
+    (N, 1) and ``y`` of shape (N,). All quantities are dimensionless.
+    """
+
+    support: tuple[tuple[float, float], ...] = ((0.0, 1.0),)
+    sigma0: float = 0.05
+    sigma1: float = 0.2
+
+    def mean(self, x) -> np.ndarray:
+        """μ(x) = sin(2πx), same shape as ``x``."""
+        return np.sin(2.0 * np.pi * np.asarray(x, dtype=float))
+
+    def sigma(self, x) -> np.ndarray:
+        """σ(x) = σ₀ + σ₁ x, the standard deviation of y at x (same shape as ``x``)."""
+        return self.sigma0 + self.sigma1 * np.asarray(x, dtype=float)
+
+    def in_support(self, x) -> np.ndarray:
+        """True where x lies inside the training support."""
+        x = np.asarray(x, dtype=float)
+        return np.any([(x >= lo) & (x <= hi) for lo, hi in self.support], axis=0)
+
+    def sample_x(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` points uniform on the support: shape (n,)."""
+        lengths = np.array([hi - lo for lo, hi in self.support])
+        which = rng.choice(len(lengths), size=n, p=lengths / lengths.sum())
+        lo = np.array([s[0] for s in self.support])[which]
+        return lo + lengths[which] * rng.uniform(size=n)
+
+    def sample(self, n: int, rng: np.random.Generator):
+        """``n`` pairs: ``x`` (n, 1) uniform on the support, ``y`` (n,) = μ(x) + σ(x) ε."""
+        x = self.sample_x(n, rng)
+        y = self.mean(x) + self.sigma(x) * rng.standard_normal(n)
+        return x.reshape(-1, 1), y
+
+    def log_likelihood(self, x, y) -> np.ndarray:
+        """log N(y; μ(x), σ(x)²) of each pair, shape (N,): the best any regression model can reach."""
+        x = np.asarray(x, dtype=float).ravel()
+        return stats.norm.logpdf(np.asarray(y, dtype=float).ravel(), self.mean(x), self.sigma(x))
+
+
+HETERO_SINE = RegressionToy(support=((0.0, 1.0),), sigma0=0.05, sigma1=0.2)
+"""x ~ U(0, 1), y = sin 2πx + (0.05 + 0.2x) ε: heteroscedastic noise, four times larger at x = 1 than at 0."""
+
+GAP_REGRESSION = RegressionToy(support=((0.0, 0.35), (0.65, 1.0)), sigma0=0.1, sigma1=0.0)
+"""y = sin 2πx + 0.1 ε with no training points in the gap 0.35 < x < 0.65: where a network has
+seen no data, its uncertainty should grow (and outside [0, 1] as well)."""
+
+
+def hetero_sine(n: int, rng: np.random.Generator):
+    """``n`` events of :data:`HETERO_SINE`: ``x`` (n, 1), ``y`` (n,)."""
+    return HETERO_SINE.sample(n, rng)
+
+
+def gap_regression(n: int, rng: np.random.Generator):
+    """``n`` events of :data:`GAP_REGRESSION`: ``x`` (n, 1), ``y`` (n,)."""
+    return GAP_REGRESSION.sample(n, rng)

@@ -1,0 +1,31 @@
+"""Network architectures of the course: one readable file per family.
+
+* :mod:`~hepcourse.models.mlp` — the fully connected network (:class:`MLP`, :class:`MLPConfig`) and
+  the weight initialisations;
+* :mod:`~hepcourse.models.bayesian` — Bayesian layers and networks by variational inference
+  (:class:`BayesLinear`, :class:`BayesianMLP`), the ELBO and the split of the predictive variance;
+* :mod:`~hepcourse.models.ensemble` — deep and repulsive ensembles (:class:`Ensemble`, :func:`repulsion`).
+
+Every model is a plain ``torch.nn.Module`` that runs on ``hepcourse.config.device()`` (CPU, CUDA
+or MPS); none of them moves itself to a device.
+"""
+
+from .bayesian import BayesianMLP, BayesLinear, elbo, predictive_moments
+from .ensemble import BatchedLinear, Ensemble, median_bandwidth, repulsion
+from .mlp import MLP, MLPConfig, init_weight_
+
+__all__ = ["MLP", "MLPConfig", "init_weight_", "BayesLinear", "BayesianMLP", "elbo", "predictive_moments",
+           "BatchedLinear", "Ensemble", "repulsion", "median_bandwidth", "build"]
+
+_CLASSES = {"MLP": MLP, "BayesianMLP": BayesianMLP, "Ensemble": Ensemble}
+
+
+def build(spec: dict):
+    """A model from a spec ``{"class": "MLP" | "BayesianMLP" | "Ensemble", "config": {...MLPConfig}, **kwargs}``.
+
+    Used to rebuild the lecture models listed in ``data/MANIFEST`` before loading their weights.
+    """
+    spec = dict(spec)
+    cls = _CLASSES[spec.pop("class")]
+    cfg = MLPConfig(**spec.pop("config"))
+    return cls(cfg, **spec)
