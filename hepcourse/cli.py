@@ -143,7 +143,7 @@ def _data(args) -> int:
         doc = manifest.read_manifest()
         for name, spec in generate.DATASETS.items():
             path = manifest.manifest_path().parent / spec.filename
-            info = doc.get("files", {}).get(spec.filename)
+            info = doc["datasets"].get(spec.filename)
             state = (f"{path.stat().st_size / 1e6:.1f} MB, "
                      + ", ".join(f"{k} {v}" for k, v in info.get("counts", {}).items()) + f"; rebuild: {info.get('command')}"
                      if path.exists() and info else "not generated")
@@ -151,7 +151,7 @@ def _data(args) -> int:
         return 0
     # verify
     doc = manifest.read_manifest()
-    files = doc.get("files", {})
+    files = doc["datasets"]
     wanted = set(args.names)
     names = {generate.DATASETS[n].filename if n in generate.DATASETS else n for n in wanted}
     bad = 0

@@ -1,9 +1,15 @@
 """``data/MANIFEST``: what is committed in ``data/``, with checksums and how to rebuild it.
 
-The manifest is a JSON document, ``{"files": {relative path: entry}}``. Each entry has at least
-``sha256`` and ``size_bytes`` of the committed file and the ``command`` that rebuilds it; a
-data set's entry also records the generator and FastJet versions, the seed, the settings and the
-counts (written by ``hepcourse data make``). Two ROOT writes of the same arrays differ in their
+The manifest is one YAML document with two sections, read and written only here:
+
+* ``datasets``: ``{file name in data/: entry}``. Each entry has at least ``sha256`` and
+  ``size_bytes`` of the committed file and the ``command`` that rebuilds it; a generated data set's
+  entry also records the generator and FastJet versions, the seed, the settings and the counts
+  (written by ``hepcourse data make``).
+* ``checkpoints``: ``{path from the repository root: entry}``, the committed lecture models
+  (written by :mod:`hepcourse.checkpoints`).
+
+Writing one section keeps the other as it is. Two ROOT writes of the same arrays differ in their
 bytes (time stamps, UUIDs), so the checksum guards against corruption and accidental edits, not
 against regeneration: regenerating rewrites the entry.
 
@@ -14,12 +20,21 @@ and the command that rebuilds it. Nothing is silently regenerated.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
+
+import yaml
 
 from .. import config
 
-__all__ = ["DataFileError", "manifest_path", "sha256", "read_manifest", "record", "verify", "entry"]
+__all__ = ["DataFileError", "manifest_path", "sha256", "read_manifest", "write_section", "record", "verify", "entry"]
+
+HEADER = """\
+# data/MANIFEST: the committed files under data/, with checksums and how to rebuild them
+# (read and written by hepcourse/data/manifest.py; do not edit by hand).
+# datasets: generated data sets (hepcourse data make NAME); checkpoints: lecture models
+# (make checkpoints); tests/test_data_*.py and tests/test_checkpoints.py check both.
+"""
+SECTIONS = ("datasets", "checkpoints")
 
 
 def manifest_path() -> Path:
@@ -41,9 +56,21 @@ def sha256(path: Path, block: int = 1 << 20) -> str:
 
 def read_manifest(manifest: Path | None = None) -> dict:
     manifest = Path(manifest or manifest_path())
-    if not manifest.exists():
-        return {"files": {}}
-    return json.loads(manifest.read_text())
+    doc = yaml.safe_load(manifest.read_text()) if manifest.exists() else None
+    doc = doc or {}
+    return {section: doc.get(section) or {} for section in SECTIONS}
+
+
+def write_section(section: str, key: str, value: dict, manifest: Path | None = None) -> None:
+    """Write (or replace) one entry of one section, keeping everything else."""
+    if section not in SECTIONS:
+        raise ValueError(f"unknown MANIFEST section {section!r}; one of {SECTIONS}")
+    manifest = Path(manifest or manifest_path())
+    doc = read_manifest(manifest)
+    doc[section][key] = value
+    doc[section] = dict(sorted(doc[section].items()))
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    manifest.write_text(HEADER + yaml.safe_dump(doc, sort_keys=False, width=120))
 
 
 def _key(path: Path, manifest: Path) -> str:
@@ -57,18 +84,14 @@ def _key(path: Path, manifest: Path) -> str:
 def record(path: Path, info: dict, manifest: Path | None = None) -> dict:
     """Write (or rewrite) the entry of ``path``: checksum, size and ``info``."""
     manifest = Path(manifest or manifest_path())
-    doc = read_manifest(manifest)
     entry_ = {"sha256": sha256(path), "size_bytes": Path(path).stat().st_size, **info}
-    doc.setdefault("files", {})[_key(path, manifest)] = entry_
-    doc["files"] = dict(sorted(doc["files"].items()))
-    manifest.parent.mkdir(parents=True, exist_ok=True)
-    manifest.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    write_section("datasets", _key(path, manifest), entry_, manifest)
     return entry_
 
 
 def entry(path: Path, manifest: Path | None = None) -> dict | None:
     manifest = Path(manifest or manifest_path())
-    return read_manifest(manifest).get("files", {}).get(_key(path, manifest))
+    return read_manifest(manifest)["datasets"].get(_key(path, manifest))
 
 
 _VERIFIED: dict[tuple, bool] = {}
