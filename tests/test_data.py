@@ -109,6 +109,11 @@ def test_load_formats_agree_and_splits_disjoint(data_dir):
     from hepcourse.physics.jets import jet_four_vector
     _, _, _, m = jet_four_vector(*(t.particles[..., i] for i in range(4)), mask=t.mask)
     np.testing.assert_allclose(m, t.feature("m"), rtol=2e-3)
+    # max_particles=0 reads only the jet-level branches: the same features and labels, no constituents
+    jets_only = datasets.load("jets-top-qcd", split="train", format="numpy", max_particles=0)
+    assert jets_only.particles.shape == (48, 0, 6) and jets_only.mask.shape == (48, 0)
+    np.testing.assert_array_equal(jets_only.features, t.features)
+    np.testing.assert_array_equal(jets_only.labels, t.labels)
     torch_t = datasets.load("jets-top-qcd", split="val", format="torch", particle_fields=("deta", "dphi", "log_pt"))
     import torch
     assert isinstance(torch_t.particles, torch.Tensor) and torch_t.particles.shape[-1] == 3

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import config
+from . import io
 
 __all__ = ["load", "JetTensors", "pad", "unpad", "split_mask", "SPLITS", "FEATURES", "PARTICLE_FIELDS",
            "data_path", "QUICK_JETS"]
@@ -119,15 +120,14 @@ def unpad(array, mask, fields: tuple[str, ...] | None = None):
     return ak.zip({n: ak.unflatten(flat[:, i], counts) for i, n in enumerate(names)})
 
 
-def _read_split(path: Path, tree: str, split: str, n: int | None, batch: int = 5, strict: bool = True):
+def _read_split(path: Path, tree: str, split: str, n: int | None, batch: int = 5, strict: bool = True,
+                fields: list[str] | None = None):
     """The first ``n`` jets of ``split`` in ``tree`` (all of them if n is None; fewer than n
-    raise unless ``strict`` is False)."""
+    raise unless ``strict`` is False); only the branches ``fields`` if given."""
     import awkward as ak
 
-    from . import io
-
     stop = None if n is None else -(-n * 5 // len(SPLITS[split])) + batch
-    arr = io.read(path, tree, entry_stop=stop)     # uproot stops at the end of the tree
+    arr = io.read(path, tree, entry_stop=stop, fields=fields)     # uproot stops at the end of the tree
     entries = np.arange(len(arr))
     keep = split_mask(entries, split)
     arr, entries = arr[keep], entries[keep]
@@ -225,9 +225,12 @@ def _load_dijets(spec, path, split, n, strict, format, max_particles, particle_f
     """``load`` for ``dijet-resonance``: both processes, the features of :data:`DIJET_FEATURES`."""
     import awkward as ak
 
+    # max_particles=0: jet-level branches only, several times faster to read (no constituents)
+    jet_level = max_particles == 0 and not detector
     pieces = []
     for process in spec.processes:
-        arr = _read_split(path, process.name, split, n, strict=strict)
+        fields = io.jet_fields(path, process.name) if jet_level else None
+        arr = _read_split(path, process.name, split, n, strict=strict, fields=fields)
         pieces.append(ak.with_field(arr, process.name, "tree"))
     arr = ak.concatenate(pieces)
     if shuffle:
@@ -267,7 +270,8 @@ def load(name: str = "jets-top-qcd", split: str = "train", n: int | None = None,
         :data:`QUICK_JETS` in quick mode.
     format : ``"awkward"``, ``"numpy"`` or ``"torch"``.
     detector : apply the toy detector (:mod:`hepcourse.data.detector`) with ``detector_seed``.
-    max_particles, particle_fields : size and content of the padded constituent tensor.
+    max_particles, particle_fields : size and content of the padded constituent tensor;
+        ``max_particles=0`` reads the jet-level branches only (features and labels; much faster).
     features : the high-level features to return (:data:`FEATURES`).
     path : read this file instead of ``data/<file>`` (no MANIFEST check unless it is in data/).
     verify : check the file's sha256 against ``data/MANIFEST`` first (a mismatch raises
@@ -303,9 +307,12 @@ def load(name: str = "jets-top-qcd", split: str = "train", n: int | None = None,
     if spec.kind == "dijets":
         return _load_dijets(spec, path, split, n, strict, format, max_particles, particle_fields, shuffle)
 
+    # max_particles=0: jet-level branches only, several times faster to read (no constituents)
+    jet_level = max_particles == 0 and not detector
     pieces = []
     for process in spec.processes:
-        arr = _read_split(path, process.name, split, n, strict=strict)
+        fields = io.jet_fields(path, process.name) if jet_level else None
+        arr = _read_split(path, process.name, split, n, strict=strict, fields=fields)
         arr = ak.with_field(arr, process.name, "tree")
         if detector:
             keys = det.event_keys(process.name, ak.to_numpy(arr.entry))
@@ -313,7 +320,7 @@ def load(name: str = "jets-top-qcd", split: str = "train", n: int | None = None,
         pieces.append(arr)
     arr = ak.concatenate(pieces)
     # the stored constituents may have been capped: recompute only at detector level
-    feats = _features(arr, arr.part, recompute=detector)
+    feats = _features(arr, None if jet_level else arr.part, recompute=detector)
     for k in features:
         arr = ak.with_field(arr, feats[k], k)
     if shuffle:
@@ -324,8 +331,12 @@ def load(name: str = "jets-top-qcd", split: str = "train", n: int | None = None,
     if format == "awkward":
         return arr
 
-    cols = _particle_columns(arr.part, feats, particle_fields)
-    particles, mask = pad(ak.zip(cols), max_particles)
+    if jet_level:
+        particles = np.zeros((len(arr), 0, len(particle_fields)), np.float32)
+        mask = np.zeros((len(arr), 0), bool)
+    else:
+        cols = _particle_columns(arr.part, feats, particle_fields)
+        particles, mask = pad(ak.zip(cols), max_particles)
     tensors = JetTensors(particles=particles, mask=mask,
                          features=np.stack([feats[k] for k in features], axis=1).astype(np.float32),
                          labels=ak.to_numpy(arr.label).astype(np.int64), particle_fields=tuple(particle_fields),

@@ -163,6 +163,14 @@ def read_meta(path: Path) -> dict:
         return json.loads(str(f["meta"]))
 
 
+def jet_fields(path: Path, tree: str) -> list[str]:
+    """The names of the jet-level branches of ``tree`` (everything but the constituents)."""
+    import uproot
+
+    with uproot.open(path) as f:
+        return [b for b in f[tree].keys() if not b.startswith("part_")]
+
+
 def read(path: Path, tree: str, entry_start: int | None = None, entry_stop: int | None = None,
          fields: list[str] | None = None):
     """Read jets of one tree as an awkward array of records; the constituents are the field
