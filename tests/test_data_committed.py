@@ -91,3 +91,14 @@ def test_substructure_separates_the_classes(jets):
     # the truth partons: the top near m_t, its W near m_W
     assert abs(np.median(ak.to_numpy(jets["top"].top_m)) - 172.5) < 2
     assert abs(np.median(ak.to_numpy(jets["top"].w_m)) - 80.4) < 2
+
+
+def test_the_data_page_states_the_committed_counts_and_sizes():
+    # book/data.md's overview table is written by hand; it must agree with data/MANIFEST
+    page = (config.ROOT / "book" / "data.md").read_text()
+    for filename, info in manifest.read_manifest()["datasets"].items():
+        row = next((line for line in page.splitlines() if line.startswith("|") and f"data/{filename}" in line), None)
+        assert row is not None, f"book/data.md has no table row for data/{filename}"
+        count = max(info["counts"].values())
+        assert f"{count:,}".replace(",", " ") in row, f"{filename}: {count} per class is not in {row!r}"
+        assert f"{info['size_bytes'] / 1e6:.1f} MB" in row, f"{filename}: size {info['size_bytes'] / 1e6:.1f} MB is not in {row!r}"
