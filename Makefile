@@ -20,7 +20,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # nbgrader runs helper commands (alembic) by name: the environment's scripts must be on PATH
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help install book test lab check grade release checkpoints system clean
+.PHONY: help install book test lab check grade release data checkpoints system clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev,generate]"
 	@touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install the pinned dependencies
@@ -68,6 +68,9 @@ grade: $(STAMP)  ## grade a class: make grade A=ch01 SUBMISSIONS=folder-or-zip (
 
 release: $(STAMP)  ## regenerate exercises/ from solutions/ (FORCE=1 to overwrite hand edits)
 	$(BIN)/hepcourse release $(if $(FORCE),--force)
+
+data: $(STAMP)  ## regenerate a data set into data/ (and data/MANIFEST): make data [NAME=jets-top-qcd EVENTS=25000 SEED=1 JOBS=1]
+	$(BIN)/hepcourse data make $(or $(NAME),jets-top-qcd) $(if $(EVENTS),--events $(EVENTS)) $(if $(SEED),--seed $(SEED)) --jobs $(or $(JOBS),1)
 
 checkpoints: $(STAMP)  ## retrain the lecture models (full mode) and rewrite data/checkpoints/ and data/MANIFEST
 	@for nb in lectures/*/*.ipynb; do \

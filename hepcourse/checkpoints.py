@@ -16,54 +16,34 @@ to rebuild the model and which number it reaches on which test split, so that a 
         metric: {name: bce, value: 0.4887, tolerance: 0.0001}
         notebook: lectures/ch02_neural_networks/01_from_fits_to_networks.ipynb
 
-Other top-level keys of the MANIFEST (e.g. data sets) are kept as they are. Quick mode never
+The MANIFEST is read and written by :mod:`hepcourse.data.manifest`, which keeps its
+``datasets`` section as it is. Quick mode never
 reads or writes a checkpoint (:func:`hepcourse.train.load_or_train`).
 """
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
-import yaml
 
 from . import config, metrics, train
+from .data import manifest
 from .losses import bce_with_logits, heteroscedastic_nll
 from .models import BayesianMLP, Ensemble, build, predictive_moments
 from .physics import toys
 
-MANIFEST_HEADER = """\
-# data/MANIFEST: the committed files under data/ (see hepcourse/checkpoints.py).
-# checkpoints: lecture models (written by full-mode runs with HEPCOURSE_RETRAIN=1, `make checkpoints`);
-# tests/test_checkpoints.py reloads each one and reproduces its metric on its test split.
-"""
 
 TOYS = {"GAUSS_2D": toys.GAUSS_2D, "GAUSS_1D": toys.GAUSS_1D,
         "HETERO_SINE": toys.HETERO_SINE, "GAP_REGRESSION": toys.GAP_REGRESSION}
 METRICS = ("auc", "bce", "nll", "mse")
 
 
-def manifest_path() -> Path:
-    return config.DATA_DIR / "MANIFEST"
-
-
 def checkpoint_path(name: str) -> Path:
     """``data/checkpoints/<name>.pt``."""
     return config.CHECKPOINT_DIR / f"{name}.pt"
-
-
-def read_manifest(path: Path | None = None) -> dict:
-    path = Path(path or manifest_path())
-    if not path.exists():
-        return {}
-    return yaml.safe_load(path.read_text()) or {}
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def model_spec(model: torch.nn.Module) -> dict:
@@ -132,20 +112,16 @@ def record(name: str, model: torch.nn.Module, seed: int, test: dict, metric: str
     path = checkpoint_path(name)
     if value is None:
         value = evaluate(model, test, metric)
-    entry = {"sha256": sha256(path), "seed": int(seed), "model": model_spec(model), "test": dict(test),
+    entry = {"sha256": manifest.sha256(path), "seed": int(seed), "model": model_spec(model), "test": dict(test),
              "metric": {"name": metric, "value": round(float(value), 6), "tolerance": float(tolerance)},
              "notebook": notebook}
-    manifest = read_manifest()
-    manifest.setdefault("checkpoints", {})[path.relative_to(config.ROOT).as_posix()] = entry
-    manifest["checkpoints"] = dict(sorted(manifest["checkpoints"].items()))
-    manifest_path().parent.mkdir(parents=True, exist_ok=True)
-    manifest_path().write_text(MANIFEST_HEADER + yaml.safe_dump(manifest, sort_keys=False, width=120))
+    manifest.write_section("checkpoints", path.relative_to(config.ROOT).as_posix(), entry)
     return entry
 
 
 def load(path: str | Path) -> torch.nn.Module:
     """Rebuild the model of a MANIFEST entry (path relative to the repository) and load its weights."""
-    entry = read_manifest()["checkpoints"][Path(path).as_posix()]
+    entry = manifest.read_manifest()["checkpoints"][Path(path).as_posix()]
     model = build(entry["model"])
     model.load_state_dict(torch.load(config.ROOT / path, map_location="cpu", weights_only=True))
     return model.eval()

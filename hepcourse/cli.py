@@ -13,6 +13,11 @@ Instructors (details: book/instructor.md):
     hepcourse site [--quick] [--no-solutions]           build the website
     hepcourse bench grading [--n 200 --baseline 20]     grading throughput vs sequential nbgrader
     hepcourse list                                      the assignments
+
+Data (details: book/data.md):
+    hepcourse data make NAME [--events N] [--seed S] [--jobs J]   generate a data set into data/
+    hepcourse data list                                 the data sets and what is committed
+    hepcourse data verify [NAME ...]                    check data/ against data/MANIFEST
 """
 
 from __future__ import annotations
@@ -113,6 +118,57 @@ def _bench(args) -> int:
     return 0
 
 
+def _data(args) -> int:
+    from .data import generate, manifest
+
+    if args.action == "make":
+        if not args.names:
+            print("error: data make needs a data set name: " + ", ".join(generate.DATASETS), file=sys.stderr)
+            return 2
+        for name in args.names:
+            if name not in generate.DATASETS:
+                print(f"error: unknown data set {name!r}; known: {', '.join(generate.DATASETS)}", file=sys.stderr)
+                return 2
+        for name in args.names:
+            result = generate.make(name, events=args.events, seed=args.seed, jobs=args.jobs,
+                                   out=Path(args.out) if args.out else None,
+                                   params={"alphas": args.alphas} if args.alphas is not None else None)
+            size = result.path.stat().st_size
+            print(f"wrote {result.path} ({size / 1e6:.1f} MB): " +
+                  ", ".join(f"{k} {v}" for k, v in result.counts.items()) +
+                  f" in {result.seconds:.0f} s; rates (per s per core): " +
+                  ", ".join(f"{k} {v}" for k, v in result.rates.items()))
+        return 0
+    if args.action == "list":
+        doc = manifest.read_manifest()
+        for name, spec in generate.DATASETS.items():
+            path = manifest.manifest_path().parent / spec.filename
+            info = doc["datasets"].get(spec.filename)
+            state = (f"{path.stat().st_size / 1e6:.1f} MB, "
+                     + ", ".join(f"{k} {v}" for k, v in info.get("counts", {}).items()) + f"; rebuild: {info.get('command')}"
+                     if path.exists() and info else "not generated")
+            print(f"{name:16s} {spec.description}\n{'':16s} data/{spec.filename}: {state}")
+        return 0
+    # verify
+    doc = manifest.read_manifest()
+    files = doc["datasets"]
+    wanted = set(args.names)
+    names = {generate.DATASETS[n].filename if n in generate.DATASETS else n for n in wanted}
+    bad = 0
+    for rel, info in files.items():
+        if names and rel not in names:
+            continue
+        try:
+            manifest.verify(manifest.manifest_path().parent / rel)
+            print(f"ok       data/{rel}")
+        except manifest.DataFileError as err:
+            bad += 1
+            print(f"FAILED   {err}")
+    if not files:
+        print(f"{manifest.manifest_path()} lists no files")
+    return 1 if bad else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hepcourse",
                                      description="Tools of the course Machine Learning for Particle Physics.")
@@ -156,6 +212,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseline", type=int, default=20, help="of them graded by plain sequential nbgrader")
     p.add_argument("--jobs", type=int, default=2)
     p.set_defaults(func=_bench)
+
+    p = sub.add_parser("data", help="the data sets: make (generate), list, verify")
+    p.add_argument("action", choices=["make", "list", "verify"])
+    p.add_argument("names", nargs="*", help="data set names (make: one or more; verify: default all)")
+    p.add_argument("--events", type=int, help="accepted jets per process (default: the committed size)")
+    p.add_argument("--seed", type=int, help="base seed (default: the committed seed)")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (the output does not depend on it)")
+    p.add_argument("--out", help="write this file instead of data/<name>.root (the MANIFEST is left alone)")
+    p.add_argument("--alphas", type=float, help="ee-z-hadrons: TimeShower:alphaSvalue (default 0.1365)")
+    p.set_defaults(func=_data)
 
     p = sub.add_parser("list", help="list the assignments")
     p.set_defaults(func=_list)

@@ -163,6 +163,25 @@ def rejection_at(y, score, eps_s: float | np.ndarray, weight=None) -> float | np
     return roc_curve(y, score, weight).rejection_at(eps_s)
 
 
+def rejection_error(y, score, eps_s: float | np.ndarray) -> float | np.ndarray:
+    """Binomial standard error of :func:`rejection_at` from the finite number of background events.
+
+    Of N_B background events, k = ε_B N_B pass the cut; k is binomial, so
+
+        σ(1/ε_B) / (1/ε_B) = σ(ε_B) / ε_B = sqrt((1 − ε_B) / (ε_B N_B)) ≈ 1/sqrt(k).
+
+    Unweighted events; the uncertainty of the cut position (set by the signal events) is
+    neglected. ``inf`` where no background event passes.
+    """
+    y = np.asarray(y)
+    n_b = np.sum(y == 0)
+    rej = np.asarray(rejection_at(y, score, eps_s), dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eps_b = 1.0 / rej
+        err = np.where(eps_b > 0, rej * np.sqrt((1 - eps_b) / (eps_b * n_b)), np.inf)
+    return float(err) if err.ndim == 0 else err
+
+
 def significance_improvement(y, score, weight=None) -> tuple[np.ndarray, np.ndarray]:
     """The significance improvement characteristic SIC(ε_S) = ε_S / √ε_B.
 

@@ -7,8 +7,9 @@ import torch
 import yaml
 
 from hepcourse import checkpoints, config, models, train
+from hepcourse.data import manifest as data_manifest
 
-ENTRIES = checkpoints.read_manifest().get("checkpoints", {})
+ENTRIES = data_manifest.read_manifest()["checkpoints"]
 
 
 @pytest.mark.parametrize("path", sorted(ENTRIES))
@@ -16,7 +17,7 @@ def test_checkpoint_reproduces_its_metric(path):
     entry = ENTRIES[path]
     file = config.ROOT / path
     assert file.exists(), f"{path} is listed in data/MANIFEST but missing: run `make checkpoints`"
-    assert checkpoints.sha256(file) == entry["sha256"], f"{path} changed since it was recorded: run `make checkpoints`"
+    assert data_manifest.sha256(file) == entry["sha256"], f"{path} changed since it was recorded: run `make checkpoints`"
     model = checkpoints.load(path)
     metric = entry["metric"]
     value = checkpoints.evaluate(model, entry["test"], metric["name"])

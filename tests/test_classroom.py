@@ -49,7 +49,7 @@ def test_check_reports_every_part_and_leaves_the_notebook_alone(tmp_path):
     out = hepcourse("check", str(mine))
     seconds = time.perf_counter() - start
     assert out.returncode == 1, out.stdout + out.stderr            # not full marks
-    assert "test_roc_auc" in out.stdout and "FAILED" in out.stdout and "11 / 13" in out.stdout, out.stdout
+    assert "test_roc_auc" in out.stdout and "FAILED" in out.stdout and "13 / 15" in out.stdout, out.stdout
     assert "Did you swap signal and background?" in " ".join(out.stdout.split()), out.stdout
     assert (hashlib.sha256(mine.read_bytes()).hexdigest(), mine.stat().st_mtime_ns) == before
     # alone on 2 cores a check takes 7-23 s; in the suite two other grading jobs share the cores
@@ -61,7 +61,7 @@ def test_check_of_the_solution_passes(tmp_path):
     mine = tmp_path / f"{ASSIGNMENT}.ipynb"
     nbformat.write(filled_release(ASSIGNMENT), mine)
     out = hepcourse("check", str(mine))
-    assert out.returncode == 0 and "13 / 13" in out.stdout, out.stdout + out.stderr
+    assert out.returncode == 0 and "15 / 15" in out.stdout, out.stdout + out.stderr
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_grades_csv_has_one_row_per_student_and_one_column_per_part(instructor):
     base, _ = instructor
     rows = {r["student"]: r for r in csv.DictReader((base / "grades.csv").open())}
     assert set(rows) == {"Ada_Lovelace", "bob", "carol"}
-    assert rows["Ada_Lovelace"]["total"] == "13" and rows["bob"]["total"] == "0" and rows["carol"]["total"] == "12"
+    assert rows["Ada_Lovelace"]["total"] == "15" and rows["bob"]["total"] == "0" and rows["carol"]["total"] == "14"
     assert rows["carol"]["test_entropy_gain"] == "0" and rows["carol"]["test_best_split"] == "2"
     assert all(r["status"] == "graded" for r in rows.values())
 

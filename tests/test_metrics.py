@@ -177,3 +177,25 @@ def test_best_selection_roc_of_a_single_cut_family_is_its_roc():
         assert roc.rejection_at(e) == pytest.approx(metrics.rejection_at(y, x[:, 0], e), rel=0.05)
     assert roc.auc == pytest.approx(metrics.auc(y, x[:, 0]), abs=2e-3)
     assert np.all(np.diff(roc.eps_s) >= 0) and np.all(np.diff(roc.eps_b) >= 0)
+
+
+def test_rejection_error_is_the_binomial_spread():
+    # Unit Gaussians 2 apart, 2000 events each; at eps_S = 0.5 the cut sits at the signal median,
+    # so eps_B = 1 - Phi(2) = 0.02275 and the formula gives 1/eps_B * sqrt((1 - eps_B)/(eps_B N_B)).
+    # Over 300 samples the spread of 1/eps_B agrees with it within 25% (the cut position, set by
+    # the signal events, adds about 10% in quadrature).
+    from scipy.stats import norm
+
+    from hepcourse import metrics
+    rng = np.random.default_rng(5)
+    rejs, errs = [], []
+    y = np.r_[np.ones(2000), np.zeros(2000)]
+    for _ in range(300):
+        s = np.r_[rng.normal(2, 1, 2000), rng.normal(0, 1, 2000)]
+        rejs.append(metrics.rejection_at(y, s, 0.5))
+        errs.append(metrics.rejection_error(y, s, 0.5))
+    eps_b = norm.sf(2.0)
+    expected = np.sqrt((1 - eps_b) / (eps_b * 2000)) / eps_b
+    assert abs(np.mean(errs) / expected - 1) < 0.1, (np.mean(errs), expected)
+    assert abs(np.std(rejs) / np.mean(errs) - 1) < 0.25, (np.std(rejs), np.mean(errs))
+    assert metrics.rejection_error(y, np.r_[np.ones(2000), np.zeros(2000)], 0.5) == np.inf   # nothing passes

@@ -102,7 +102,7 @@ def test_case_gets_its_expected_outcome(graded, case):
 
 def test_the_reference_solution_is_unaffected(graded):
     g = graded["grades"]["solution"]
-    assert g.score == g.max_score == 13 and not g.needs_manual_grade and g.error == ""
+    assert g.score == g.max_score == 15 and not g.needs_manual_grade and g.error == ""
 
 
 def test_gradebook_is_intact(graded):
@@ -138,4 +138,4 @@ def test_grades_export_has_a_row_and_a_reason_for_everyone(graded, tmp_path):
     by_student = {r["student"]: r for r in rows}
     assert by_student["os_exit"]["status"] == "needs manual grading" and "kernel died" in by_student["os_exit"]["reason"]
     assert by_student["not_json"]["total"] == "0" and "not a valid notebook" in by_student["not_json"]["reason"]
-    assert by_student["solution"]["total"] == "13" and by_student["solution"]["reason"] == ""
+    assert by_student["solution"]["total"] == "15" and by_student["solution"]["reason"] == ""

@@ -24,7 +24,7 @@ MATHJAX_DONE = ("() => !window.MathJax || !window.MathJax.startup || !window.Mat
                 " || window.MathJax.startup.promise.then(() => true)")
 SEARCH_DONE = ("() => { const s = document.querySelector('#search-results .search-summary');"
                " return s !== null && /found/i.test(s.textContent); }")
-SEARCH_TERM = "Neyman"           # appears in the first lecture (the Neyman–Pearson lemma)
+SEARCH_TERM = "pseudorapidity"   # appears in the first lecture (chapter 00: collider coordinates)
 
 
 # ------------------------------------------------------------------------------------ fixtures

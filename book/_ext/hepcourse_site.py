@@ -8,6 +8,13 @@ always loads sphinx-thebe), so every page declared the constant twice and the br
 ``Identifier 'THEBE_JS_URL' has already been declared`` as an uncaught error; sphinx-togglebutton's
 ``var togglebuttonSelector`` is repeated the same way (harmless, but useless). We drop the
 repeats from each page's script list, keeping the first occurrence, so the order is unchanged.
+
+Chapter numbers from 00. The course's chapters are 00, 01, 02, ... (their captions in ``_toc.yml``
+say so), but Sphinx numbers the first numbered chapter 1: chapter 00 would be "1." and chapter 01
+"2.". When chapter 00's pages (``*/ch00_*``) are numbered 1, we subtract one from the chapter
+component of every section and figure number after Sphinx assigns them (it reassigns them on
+every build, in ``env-get-updated``; we run after it in the same event, so the shift is applied
+exactly once per build).
 """
 
 from __future__ import annotations
@@ -40,7 +47,39 @@ def drop_repeated_assets(app, pagename, templatename, context, doctree) -> None:
             _drop_repeats(assets)
 
 
+def _shift(number):
+    return (number[0] - 1,) + tuple(number[1:]) if number else number
+
+
+def number_chapters_from_zero(app, env):
+    secnumbers = getattr(env, "toc_secnumbers", {})
+    firsts = {number[0] for doc, numbers in secnumbers.items() if "/ch00_" in doc for number in numbers.values() if number}
+    if firsts != {1}:   # no chapter 00 (Sphinx reassigns all numbers on every build, so this runs once per build)
+        return []
+    for numbers in secnumbers.values():
+        for anchor, number in numbers.items():
+            numbers[anchor] = _shift(number)
+    # the numbers are also stored on the table-of-contents references and the page titles
+    from docutils import nodes
+
+    for doc in secnumbers:
+        for ref in env.tocs[doc].findall(nodes.reference):
+            if ref.get("secnumber"):
+                ref["secnumber"] = list(_shift(ref["secnumber"]))
+        title = env.titles.get(doc)
+        if title is not None and title.get("secnumber"):
+            title["secnumber"] = list(_shift(title["secnumber"]))
+    for figtypes in getattr(env, "toc_fignumbers", {}).values():
+        for ids in figtypes.values():
+            for fig_id, number in ids.items():
+                if len(number) > 1:
+                    ids[fig_id] = _shift(number)
+    return sorted(env.found_docs)   # every page shows numbers in its navigation: rewrite them all
+
+
 def setup(app) -> dict:
+    # after Sphinx's toctree collector, which (re)assigns all numbers in the same event
+    app.connect("env-get-updated", number_chapters_from_zero, priority=900)
     # late priority: run after every extension that adds page-specific assets
     app.connect("html-page-context", drop_repeated_assets, priority=900)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

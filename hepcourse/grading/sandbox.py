@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import hepcourse
+from hepcourse import config
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,9 @@ def bwrap_path() -> str | None:
 
 
 def _ro_binds() -> list[str]:
-    paths = {"/usr", "/etc", sys.base_prefix, sys.prefix, str(Path(hepcourse.__file__).resolve().parent)}
+    # the course's data sets (data/) are read by assignments through hepcourse.data.load
+    paths = {"/usr", "/etc", sys.base_prefix, sys.prefix, str(Path(hepcourse.__file__).resolve().parent),
+             str(config.DATA_DIR.resolve())}
     args = []
     for p in sorted(paths):
         if os.path.exists(p):

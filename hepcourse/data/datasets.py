@@ -1,0 +1,346 @@
+"""Load the course's data sets in one line: ``hepcourse.data.load("jets-top-qcd", split="train")``.
+
+Splits are fixed and documented: jet number *i* of a process (its entry in the tree) belongs to
+
+* ``train`` if i mod 5 ∈ {0, 1, 2} (60%), ``val`` if i mod 5 = 3 (20%), ``test`` if i mod 5 = 4 (20%),
+
+the 60/20/20 split of the public top-tagging benchmark. The rule depends only on the entry
+number, so a larger file (more chunks) keeps every jet in its split, and the first few thousand
+jets of a file (quick mode) are a fair sample of each split.
+
+What :func:`load` returns (``format=``):
+
+* ``"awkward"``: an awkward array of jets with the stored fields (``jet_pt``, ``part.pt``, ...)
+  plus ``tree``, ``entry``, ``split`` and the high-level features of :data:`FEATURES`;
+* ``"numpy"`` / ``"torch"``: a :class:`JetTensors` with padded constituents ``particles``
+  (N, P, F), their ``mask`` (N, P), high-level ``features`` (N, K) and ``labels`` (N,).
+
+Signal and background are interleaved in a fixed pseudo-random order (seeded by the split's
+name), so the first k jets are a balanced sample. ``detector=True`` passes the constituents
+through the toy detector (:mod:`hepcourse.data.detector`) and recomputes every feature from the
+reconstructed candidates.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import config
+from . import io
+
+__all__ = ["load", "JetTensors", "pad", "unpad", "split_mask", "SPLITS", "FEATURES", "PARTICLE_FIELDS",
+           "data_path", "QUICK_JETS"]
+
+SPLITS = {"train": (0, 1, 2), "val": (3,), "test": (4,), "all": (0, 1, 2, 3, 4)}
+FEATURES = ("pt", "eta", "phi", "m", "n_particles", "tau1", "tau2", "tau3", "tau21", "tau32")
+"""High-level features: jet pT, η, φ, mass (GeV), constituent multiplicity, N-subjettiness
+τ_1..τ_3 (β = 1, exclusive-kT axes, R_0 = 0.8) and the ratios τ_21 = τ_2/τ_1, τ_32 = τ_3/τ_2."""
+PARTICLE_FIELDS = ("pt", "eta", "phi", "e", "charge", "pid", "deta", "dphi", "log_pt", "log_e",
+                   "pt_rel", "e_rel", "dr")
+"""Per-constituent quantities :func:`load` can put in the tensor: the stored ones, and
+Δη, Δφ, ΔR to the jet axis, log pT, log E, pT/pT_jet, E/E_jet."""
+QUICK_JETS = 2_000
+"""Jets per class and split that ``n=None`` means in quick mode (``HEPCOURSE_QUICK=1``)."""
+
+
+def data_path(name: str) -> Path:
+    from .generate import DATASETS
+
+    if name not in DATASETS:
+        raise KeyError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
+    return config.DATA_DIR / DATASETS[name].filename
+
+
+def split_mask(entries, split: str) -> np.ndarray:
+    """True for the entries (jet numbers within their tree) that belong to ``split``."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
+    return np.isin(np.asarray(entries) % 5, SPLITS[split])
+
+
+@dataclass
+class JetTensors:
+    """Padded constituents, mask, high-level features and labels of a set of jets."""
+
+    particles: np.ndarray            # (N, P, F) float32, zero where mask is False
+    mask: np.ndarray                 # (N, P) bool
+    features: np.ndarray             # (N, K) float32
+    labels: np.ndarray               # (N,) int64: 1 signal, 0 background
+    particle_fields: tuple[str, ...]
+    feature_names: tuple[str, ...]
+    meta: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def feature(self, name: str) -> np.ndarray:
+        """One high-level feature by name."""
+        return self.features[:, self.feature_names.index(name)]
+
+    def to_torch(self, device=None) -> "JetTensors":
+        """The same arrays as torch tensors (on ``device``)."""
+        import torch
+
+        conv = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
+        return JetTensors(conv(self.particles), conv(self.mask), conv(self.features), conv(self.labels),
+                          self.particle_fields, self.feature_names, self.meta)
+
+
+def pad(jagged, max_len: int, fill: float = 0.0, dtype=np.float32):
+    """Pad a jagged array (awkward, ``(N, var)`` or records ``(N, var, {fields})``) to a dense
+    ``(N, max_len)`` or ``(N, max_len, F)`` array; longer lists are truncated (keeping the first
+    entries, the leading ones for pT-sorted constituents). Returns ``(array, mask)``."""
+    import awkward as ak
+
+    fields = ak.fields(jagged)
+    padded = ak.pad_none(jagged[:, :max_len], max_len, axis=1, clip=True)
+    mask = ak.to_numpy(ak.is_none(padded, axis=1)) == False  # noqa: E712
+    if fields:
+        arr = np.stack([ak.to_numpy(ak.fill_none(padded[f], fill)).astype(dtype) for f in fields], axis=-1)
+    else:
+        arr = ak.to_numpy(ak.fill_none(padded, fill)).astype(dtype)
+    return arr, mask
+
+
+def unpad(array, mask, fields: tuple[str, ...] | None = None):
+    """Inverse of :func:`pad`: the entries of ``array`` where ``mask`` is True, as a jagged
+    awkward array (records named by ``fields`` when ``array`` has a last feature axis)."""
+    import awkward as ak
+
+    array, mask = np.asarray(array), np.asarray(mask, dtype=bool)
+    counts = mask.sum(axis=1)
+    flat = array[mask]
+    if array.ndim == 2:
+        return ak.unflatten(flat, counts)
+    names = fields or tuple(str(i) for i in range(array.shape[-1]))
+    return ak.zip({n: ak.unflatten(flat[:, i], counts) for i, n in enumerate(names)})
+
+
+def _read_split(path: Path, tree: str, split: str, n: int | None, batch: int = 5, strict: bool = True,
+                fields: list[str] | None = None):
+    """The first ``n`` jets of ``split`` in ``tree`` (all of them if n is None; fewer than n
+    raise unless ``strict`` is False); only the branches ``fields`` if given."""
+    import awkward as ak
+
+    stop = None if n is None else -(-n * 5 // len(SPLITS[split])) + batch
+    arr = io.read(path, tree, entry_stop=stop, fields=fields)     # uproot stops at the end of the tree
+    entries = np.arange(len(arr))
+    keep = split_mask(entries, split)
+    arr, entries = arr[keep], entries[keep]
+    if n is not None:
+        if len(arr) < n and strict:
+            from .generate import DATASETS
+
+            name = next((k for k, s in DATASETS.items() if s.filename == path.name), "<name>")
+            raise ValueError(f"{path.name} has only {len(arr)} {tree} jets in split {split!r}, {n} requested; "
+                             f"generate more with: hepcourse data make {name} --events N")
+        arr, entries = arr[:n], entries[:n]
+    arr = ak.with_field(arr, entries, "entry")
+    return arr
+
+
+def _features(arr, parts, recompute: bool) -> dict:
+    """High-level features; from the stored branches unless ``recompute`` (detector level)."""
+    import awkward as ak
+
+    from ..physics.jets import jet_four_vector, tau_n
+
+    if recompute:
+        pt, eta, phi, m = jet_four_vector(parts.pt, parts.eta, parts.phi, parts.e)
+        taus = tau_n(parts.pt, parts.eta, parts.phi, parts.e, 3)
+        n_part = ak.to_numpy(ak.num(parts.pt, axis=1))
+    else:
+        pt, eta, phi, m = (ak.to_numpy(arr[f"jet_{v}"]).astype(np.float64) for v in ("pt", "eta", "phi", "m"))
+        taus = np.stack([ak.to_numpy(arr[f"jet_tau{i}"]) for i in (1, 2, 3)], axis=1).astype(np.float64)
+        n_part = ak.to_numpy(arr.jet_nparticles)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tau21 = np.where(taus[:, 0] > 0, taus[:, 1] / taus[:, 0], 0.0)
+        tau32 = np.where(taus[:, 1] > 0, taus[:, 2] / taus[:, 1], 0.0)
+    return {"pt": pt, "eta": eta, "phi": phi, "m": m, "n_particles": n_part.astype(np.float64),
+            "tau1": taus[:, 0], "tau2": taus[:, 1], "tau3": taus[:, 2], "tau21": tau21, "tau32": tau32}
+
+
+def _particle_columns(parts, feats: dict, fields) -> dict:
+    import awkward as ak
+
+    from ..physics.jets import delta_phi
+
+    out = {}
+    for f in fields:
+        if f in ("pt", "eta", "phi", "e", "charge", "pid"):
+            out[f] = parts[f]
+        elif f == "deta":
+            out[f] = parts.eta - feats["eta"]
+        elif f == "dphi":
+            out[f] = delta_phi(parts.phi, feats["phi"])
+        elif f == "dr":
+            out[f] = np.hypot(parts.eta - feats["eta"], delta_phi(parts.phi, feats["phi"]))
+        elif f == "log_pt":
+            out[f] = np.log(parts.pt)
+        elif f == "log_e":
+            out[f] = np.log(parts.e)
+        elif f == "pt_rel":
+            out[f] = parts.pt / feats["pt"]
+        elif f == "e_rel":
+            out[f] = parts.e / ak.sum(parts.e, axis=1)
+        else:
+            raise ValueError(f"unknown particle field {f!r}; choose from {', '.join(PARTICLE_FIELDS)}")
+    return out
+
+
+EVENT_SHAPES = ("thrust", "sphericity", "aplanarity", "c_parameter", "heavy_jet_mass", "b_total", "b_wide",
+                "e_visible", "n_particles", "n_charged")
+"""Event-level quantities of the ``ee-z-hadrons`` data set (see :mod:`hepcourse.physics.event_shapes`)."""
+
+
+def _load_events(spec, path, split, n, strict, format, max_particles, particle_fields, shuffle):
+    """``load`` for data sets of whole events: one tree ``events``; the features are the event shapes."""
+    import awkward as ak
+
+    arr = _read_split(path, spec.processes[0].name, split, n, strict=strict)
+    if shuffle:
+        arr = arr[np.random.default_rng(zlib.crc32(f"{spec.name}/{split}".encode())).permutation(len(arr))]
+    arr = ak.with_field(arr, split, "split")
+    if format == "awkward":
+        return arr
+    fields = tuple(f for f in particle_fields if f in ("pt", "eta", "phi", "e", "charge", "pid"))
+    particles, mask = pad(ak.zip({f: arr.part[f] for f in fields}), max_particles)
+    tensors = JetTensors(particles=particles, mask=mask,
+                         features=np.stack([ak.to_numpy(arr[k]).astype(np.float32) for k in EVENT_SHAPES], axis=1),
+                         labels=np.zeros(len(arr), dtype=np.int64), particle_fields=fields, feature_names=EVENT_SHAPES,
+                         meta={"name": spec.name, "split": split, "path": str(path), "entry": ak.to_numpy(arr.entry)})
+    return tensors.to_torch() if format == "torch" else tensors
+
+
+DIJET_FEATURES = ("mjj", "j1_m", "j2_m", "j1_pt", "j2_pt", "j1_tau21", "j2_tau21", "j1_tau32", "j2_tau32", "deta")
+"""Event-level features of ``dijet-resonance``: the dijet mass, the two jets' masses, pT and
+N-subjettiness ratios, and their pseudorapidity difference (GeV where dimensioned)."""
+
+
+def _load_dijets(spec, path, split, n, strict, format, max_particles, particle_fields, shuffle):
+    """``load`` for ``dijet-resonance``: both processes, the features of :data:`DIJET_FEATURES`."""
+    import awkward as ak
+
+    # max_particles=0: jet-level branches only, several times faster to read (no constituents)
+    jet_level = max_particles == 0 and not detector
+    pieces = []
+    for process in spec.processes:
+        fields = io.jet_fields(path, process.name) if jet_level else None
+        arr = _read_split(path, process.name, split, n, strict=strict, fields=fields)
+        pieces.append(ak.with_field(arr, process.name, "tree"))
+    arr = ak.concatenate(pieces)
+    if shuffle:
+        arr = arr[np.random.default_rng(zlib.crc32(f"{spec.name}/{split}".encode())).permutation(len(arr))]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for j in ("j1", "j2"):
+            t1, t2, t3 = (ak.to_numpy(arr[f"{j}_tau{i}"]).astype(np.float64) for i in (1, 2, 3))
+            arr = ak.with_field(arr, np.where(t1 > 0, t2 / t1, 0.0), f"{j}_tau21")
+            arr = ak.with_field(arr, np.where(t2 > 0, t3 / t2, 0.0), f"{j}_tau32")
+    arr = ak.with_field(arr, np.abs(ak.to_numpy(arr.j1_eta) - ak.to_numpy(arr.j2_eta)), "deta")
+    arr = ak.with_field(arr, split, "split")
+    if format == "awkward":
+        return arr
+    fields = tuple(f for f in particle_fields if f in ("pt", "eta", "phi", "e", "charge", "pid")) + ("jet",)
+    particles, mask = pad(ak.zip({f: arr.part[f] for f in fields}), max_particles)
+    tensors = JetTensors(particles=particles, mask=mask,
+                         features=np.stack([ak.to_numpy(arr[k]).astype(np.float32) for k in DIJET_FEATURES], axis=1),
+                         labels=ak.to_numpy(arr.label).astype(np.int64), particle_fields=fields,
+                         feature_names=DIJET_FEATURES,
+                         meta={"name": spec.name, "split": split, "path": str(path), "entry": ak.to_numpy(arr.entry)})
+    return tensors.to_torch() if format == "torch" else tensors
+
+
+def load(name: str = "jets-top-qcd", split: str = "train", n: int | None = None, format: str = "awkward",
+         detector: bool = False, detector_seed: int = 0, max_particles: int = 128,
+         particle_fields: tuple[str, ...] = ("pt", "eta", "phi", "e", "charge", "pid"),
+         features: tuple[str, ...] = FEATURES, path: Path | None = None, verify: bool = True,
+         shuffle: bool = True):
+    """Load a split of a course data set.
+
+    Parameters
+    ----------
+    name : a data set of :data:`hepcourse.data.generate.DATASETS` (``"jets-top-qcd"``, or
+        ``"ee-z-hadrons"``: whole events, whose features are :data:`EVENT_SHAPES`).
+    split : ``"train"``, ``"val"``, ``"test"`` or ``"all"`` (see the module docstring).
+    n : jets per class (events for ``ee-z-hadrons``); ``None`` means all of them, or
+        :data:`QUICK_JETS` in quick mode.
+    format : ``"awkward"``, ``"numpy"`` or ``"torch"``.
+    detector : apply the toy detector (:mod:`hepcourse.data.detector`) with ``detector_seed``.
+    max_particles, particle_fields : size and content of the padded constituent tensor;
+        ``max_particles=0`` reads the jet-level branches only (features and labels; much faster).
+    features : the high-level features to return (:data:`FEATURES`).
+    path : read this file instead of ``data/<file>`` (no MANIFEST check unless it is in data/).
+    verify : check the file's sha256 against ``data/MANIFEST`` first (a mismatch raises
+        :class:`hepcourse.data.manifest.DataFileError`, naming the command that rebuilds it).
+    shuffle : interleave the classes in a fixed pseudo-random order (else signal first).
+    """
+    import awkward as ak
+
+    from . import detector as det
+    from .generate import DATASETS
+    from .manifest import DataFileError
+    from .manifest import verify as verify_file
+
+    if format not in ("awkward", "numpy", "torch"):
+        raise ValueError(f"format must be 'awkward', 'numpy' or 'torch'; got {format!r}")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
+    spec = DATASETS[name] if name in DATASETS else None
+    if spec is None:
+        raise KeyError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
+    in_data = path is None or Path(path).resolve().parent == config.DATA_DIR.resolve()
+    path = Path(path) if path else data_path(name)
+    command = f"hepcourse data make {name} --events {spec.default_events}"
+    if verify and in_data:
+        verify_file(path, rebuild=None if path.exists() else command)
+    elif not path.exists():
+        raise DataFileError(f"data file {path} is missing. Rebuild it with:\n    {command}")
+    strict = n is not None
+    if n is None and config.QUICK:
+        n = QUICK_JETS
+    if spec.kind == "events":
+        return _load_events(spec, path, split, n, strict, format, max_particles, particle_fields, shuffle)
+    if spec.kind == "dijets":
+        return _load_dijets(spec, path, split, n, strict, format, max_particles, particle_fields, shuffle)
+
+    # max_particles=0: jet-level branches only, several times faster to read (no constituents)
+    jet_level = max_particles == 0 and not detector
+    pieces = []
+    for process in spec.processes:
+        fields = io.jet_fields(path, process.name) if jet_level else None
+        arr = _read_split(path, process.name, split, n, strict=strict, fields=fields)
+        arr = ak.with_field(arr, process.name, "tree")
+        if detector:
+            keys = det.event_keys(process.name, ak.to_numpy(arr.entry))
+            arr = ak.with_field(arr, det.apply(arr.part, keys, seed=detector_seed), "part")
+        pieces.append(arr)
+    arr = ak.concatenate(pieces)
+    # the stored constituents may have been capped: recompute only at detector level
+    feats = _features(arr, None if jet_level else arr.part, recompute=detector)
+    for k in features:
+        arr = ak.with_field(arr, feats[k], k)
+    if shuffle:
+        order = np.random.default_rng(zlib.crc32(f"{name}/{split}".encode())).permutation(len(arr))
+        arr = arr[order]
+        feats = {k: v[order] for k, v in feats.items()}
+    arr = ak.with_field(arr, split, "split")
+    if format == "awkward":
+        return arr
+
+    if jet_level:
+        particles = np.zeros((len(arr), 0, len(particle_fields)), np.float32)
+        mask = np.zeros((len(arr), 0), bool)
+    else:
+        cols = _particle_columns(arr.part, feats, particle_fields)
+        particles, mask = pad(ak.zip(cols), max_particles)
+    tensors = JetTensors(particles=particles, mask=mask,
+                         features=np.stack([feats[k] for k in features], axis=1).astype(np.float32),
+                         labels=ak.to_numpy(arr.label).astype(np.int64), particle_fields=tuple(particle_fields),
+                         feature_names=tuple(features),
+                         meta={"name": name, "split": split, "detector": detector, "path": str(path),
+                               "entry": ak.to_numpy(arr.entry), "tree": ak.to_list(arr.tree)})
+    return tensors.to_torch() if format == "torch" else tensors
