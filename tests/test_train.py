@@ -29,14 +29,18 @@ def test_fit_learns_a_line():
     assert hist.val_loss[-1] < 1e-3 < hist.val_loss[0]
 
 
-def test_early_stopping_restores_the_best_epoch():
-    # training pulls the slope to +1 while the validation data have slope −1: validation gets worse
+def _diverging_problem():
+    """A line y = 1 + 0·x to start from, training data with slope +1, validation data with slope −1."""
     torch.manual_seed(0)
     model = torch.nn.Linear(1, 1)
     with torch.no_grad():
         model.weight.zero_(); model.bias.fill_(1.0)
-    train_loader = DataLoader(_line_data(1.0), batch_size=512)
-    val_loader = DataLoader(_line_data(-1.0, seed=1), batch_size=512)
+    return model, DataLoader(_line_data(1.0), batch_size=512), DataLoader(_line_data(-1.0, seed=1), batch_size=512)
+
+
+def test_early_stopping_restores_the_best_epoch():
+    # training pulls the slope to +1 while the validation data have slope −1: validation gets worse
+    model, train_loader, val_loader = _diverging_problem()
     cfg = train.TrainConfig(epochs=100, lr=0.05, patience=3, progress=False)
     hist = train.fit(model, _mse, train_loader, val_loader, cfg, device=torch.device("cpu"))
     assert hist.stopped_early and hist.epochs_run == hist.best_epoch + 1 + 3
@@ -146,12 +150,7 @@ def test_cosine_schedule_anneals_the_learning_rate_to_zero():
 
 
 def test_restore_best_false_keeps_the_last_epoch():
-    torch.manual_seed(0)
-    model = torch.nn.Linear(1, 1)
-    with torch.no_grad():
-        model.weight.zero_(); model.bias.fill_(1.0)
-    train_loader = DataLoader(_line_data(1.0), batch_size=512)
-    val_loader = DataLoader(_line_data(-1.0, seed=1), batch_size=512)
+    model, train_loader, val_loader = _diverging_problem()
     cfg = train.TrainConfig(epochs=20, lr=0.05, patience=None, progress=False, restore_best=False)
     hist = train.fit(model, _mse, train_loader, val_loader, cfg, device=torch.device("cpu"))
     with torch.no_grad():

@@ -325,6 +325,29 @@ class _Charges:
         return np.array([self._cache[int(u)] for u in uniq])[inverse]
 
 
+def _clustered_batches(spec: DatasetSpec, pythia, min_pt: float):
+    """Batches of events, forever: ``(batch, index of its first event, indices of the visible
+    particles, anti-kT jets of radius spec.jet_r with pT > min_pt (GeV) of the visible particles,
+    their constituents as indices into the visible particles)``. Visible: final state, no neutrinos."""
+    import awkward as ak
+    import fastjet
+
+    from ..physics.jets import quiet_fastjet
+
+    jet_def = fastjet.JetDefinition(fastjet.antikt_algorithm, spec.jet_r)
+    quiet_fastjet()
+    n_events = 0
+    while True:
+        batch = pythia.nextBatch(spec.batch_size)
+        prt = batch.prt
+        visible = (prt.status > 0) & ~_isin(abs(prt.id), NEUTRINOS)
+        p = prt.p[visible]
+        cluster = fastjet.ClusterSequence(ak.zip({"px": p.px, "py": p.py, "pz": p.pz, "E": p.e}, with_name=None), jet_def)
+        yield (batch, n_events, ak.local_index(prt.id)[visible], cluster.inclusive_jets(min_pt=min_pt),
+               cluster.constituent_index(min_pt=min_pt))
+        n_events += len(prt)
+
+
 def generate_chunk(spec: DatasetSpec, process_index: int, chunk_index: int, n_jets: int, seed: int,
                    progress: Callable[[int], None] | None = None) -> dict:
     """Generate ``n_jets`` accepted jets of one process with one Pythia instance.
@@ -339,32 +362,22 @@ def generate_chunk(spec: DatasetSpec, process_index: int, chunk_index: int, n_je
     if spec.kind == "dijets":
         return _generate_dijet_chunk(spec, process_index, chunk_index, n_jets, seed, progress)
     import awkward as ak
-    import fastjet
 
-    from ..physics.jets import quiet_fastjet, tau_n
+    from ..physics.jets import tau_n
 
     process = spec.processes[process_index]
     t0, cpu0 = time.perf_counter(), time.process_time()
     pythia = _new_pythia(spec, process, seed)
     charges = _Charges(pythia)
-    jet_def = fastjet.JetDefinition(fastjet.antikt_algorithm, spec.jet_r)
-    quiet_fastjet()
 
     rows: list[dict] = []
     parts: list[dict] = []
     n_events = 0
+    batches = _clustered_batches(spec, pythia, 0.5 * spec.pt_min)
     while len(rows) < n_jets:
-        batch = pythia.nextBatch(spec.batch_size)
+        batch, first_event, vis_index, jets, index = next(batches)
         prt = batch.prt
-        first_event = n_events
-        n_events += len(prt)
-        visible = (prt.status > 0) & ~_isin(abs(prt.id), NEUTRINOS)
-        vis_index = ak.local_index(prt.id)[visible]
-        p = prt.p[visible]
-        particles = ak.zip({"px": p.px, "py": p.py, "pz": p.pz, "E": p.e}, with_name=None)
-        cluster = fastjet.ClusterSequence(particles, jet_def)
-        jets = cluster.inclusive_jets(min_pt=0.5 * spec.pt_min)
-        index = cluster.constituent_index(min_pt=0.5 * spec.pt_min)
+        n_events = first_event + len(prt)
         jet_pt = np.hypot(jets.px, jets.py)
         lead = ak.argmax(jet_pt, axis=1, keepdims=True)
         leading = ak.firsts(jets[lead])
@@ -474,29 +487,20 @@ def _generate_dijet_chunk(spec: DatasetSpec, process_index: int, chunk_index: in
     constituents), the dijet mass ``mjj`` and the leading ``max_particles`` constituents of each jet
     (jagged ``part`` with a field ``jet`` = 0 or 1). The jets' mass and tau_N use all constituents."""
     import awkward as ak
-    import fastjet
 
-    from ..physics.jets import quiet_fastjet, tau_n
+    from ..physics.jets import tau_n
 
     process = spec.processes[process_index]
     t0, cpu0 = time.perf_counter(), time.process_time()
     pythia = _new_pythia(spec, process, seed)
     charges = _Charges(pythia)
-    jet_def = fastjet.JetDefinition(fastjet.antikt_algorithm, spec.jet_r)
-    quiet_fastjet()
     rows, parts = [], []
     n_generated = 0
+    batches = _clustered_batches(spec, pythia, 50.0)
     while len(rows) < n_events:
-        batch = pythia.nextBatch(spec.batch_size)
+        batch, first_event, vis_index, jets, index = next(batches)
         prt = batch.prt
-        first_event = n_generated
-        n_generated += len(prt)
-        visible = (prt.status > 0) & ~_isin(abs(prt.id), NEUTRINOS)
-        vis_index = ak.local_index(prt.id)[visible]
-        p = prt.p[visible]
-        cluster = fastjet.ClusterSequence(ak.zip({"px": p.px, "py": p.py, "pz": p.pz, "E": p.e}, with_name=None), jet_def)
-        jets = cluster.inclusive_jets(min_pt=50.0)
-        index = cluster.constituent_index(min_pt=50.0)
+        n_generated = first_event + len(prt)
         order = ak.argsort(np.hypot(jets.px, jets.py), axis=1, ascending=False)
         for ev in range(len(prt)):
             if len(rows) >= n_events:
