@@ -156,3 +156,23 @@ def test_real_jets_average_image():
     top, qcd = imgs[jets.labels == 1].mean(0), imgs[jets.labels == 0].mean(0)
     r = np.hypot(*np.meshgrid(centres, centres))
     assert (top * r).sum() > 1.3 * (qcd * r).sum()                          # top jets are wider
+
+
+def test_pixel_correlation_is_the_per_pixel_pearson_coefficient():
+    rng = np.random.default_rng(8)
+    imgs = rng.exponential(1.0, (200, 3, 4))
+    imgs[:, 0, 0] = 0.0                                                      # an always-empty pixel
+    scores = imgs[:, 1, 2] + 0.5 * rng.standard_normal(200)
+    r = images.pixel_correlation(imgs, scores)
+    assert r.shape == (3, 4) and r[0, 0] == 0.0
+    for i, j in [(1, 2), (2, 3), (0, 1)]:
+        assert r[i, j] == pytest.approx(np.corrcoef(imgs[:, i, j], scores)[0, 1], abs=1e-12)
+
+
+def test_image_mass_of_two_pixels():
+    # two massless pixels: m² = 2 pT1 pT2 (cosh Δη − cos Δφ), at the centres of their pixels
+    img = np.zeros((1, 40, 40))
+    img[0, 20, 10], img[0, 5, 30] = 200.0, 100.0                            # (η', φ') = (−0.38, 0.02) and (0.42, −0.58)
+    d_eta, d_phi = 0.42 + 0.38, -0.58 - 0.02
+    expected = np.sqrt(2 * 200 * 100 * (np.cosh(d_eta) - np.cos(d_phi)))
+    assert images.image_mass(img)[0] == pytest.approx(expected, rel=1e-12)

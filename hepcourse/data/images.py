@@ -49,7 +49,7 @@ import numpy as np
 from ..physics.jets import delta_phi
 
 __all__ = ["centre", "principal_angle", "rotate", "flip", "preprocess", "pixelize", "jet_images", "load_images",
-           "constituent_vectors", "N_PIXELS", "HALF_WIDTH"]
+           "constituent_vectors", "pixel_correlation", "image_mass", "N_PIXELS", "HALF_WIDTH"]
 
 N_PIXELS = 40
 """Pixels per side of a jet image (seed 003, Sec. 2.1.1: 40 × 40)."""
@@ -205,3 +205,34 @@ def constituent_vectors(jets, n_constituents: int = 30) -> np.ndarray:
     if triplets.shape[1] < n_constituents:                               # fewer padded slots than asked for
         triplets = np.pad(triplets, ((0, 0), (0, n_constituents - triplets.shape[1]), (0, 0)))
     return triplets.reshape(len(w), -1).astype(np.float32)
+
+
+def pixel_correlation(images, scores) -> np.ndarray:
+    """Pearson correlation of each pixel with the network output over a set of images (seed 003,
+    Eq. 2.26),
+
+        r_ij = Σ (x_ij − x̄_ij)(y − ȳ) / sqrt( Σ (x_ij − x̄_ij)² · Σ (y − ȳ)² ),
+
+    the sums running over the images. ``images`` (N, H, W), ``scores`` (N,); returns (H, W), with 0
+    for pixels that are constant (e.g. always empty). r_ij > 0 marks signal-like pixels."""
+    x = np.asarray(images, dtype=np.float64).reshape(len(images), -1)    # (N, H·W)
+    y = np.asarray(scores, dtype=np.float64).ravel()
+    dx, dy = x - x.mean(axis=0), y - y.mean()
+    norm = np.sqrt((dx ** 2).sum(axis=0) * (dy ** 2).sum())
+    r = np.divide(dx.T @ dy, norm, out=np.zeros(x.shape[1]), where=norm > 0)
+    return r.reshape(np.shape(images)[1:])
+
+
+def image_mass(images, half_width: float = HALF_WIDTH) -> np.ndarray:
+    """Invariant mass (N,) of the pixels, each a massless particle at its pixel centre (η', φ')
+    with the pixel's p_T: m² = (Σ E)² − |Σ p|², E = p_T cosh η', p_z = p_T sinh η',
+    p_x = p_T cos φ', p_y = p_T sin φ'. For images in GeV (``normalise=False``) this is the jet
+    mass up to the pixel size, the window and the η–φ rotation of the preprocessing."""
+    images = np.asarray(images, dtype=np.float64)
+    n_y, n_x = images.shape[-2:]
+    eta = -half_width + (np.arange(n_x) + 0.5) * 2 * half_width / n_x     # column centres
+    phi = -half_width + (np.arange(n_y) + 0.5) * 2 * half_width / n_y     # row centres
+    phi, eta = np.meshgrid(phi, eta, indexing="ij")                        # (H, W)
+    sums = [(images * f).sum(axis=(1, 2)) for f in (np.cosh(eta), np.sinh(eta), np.cos(phi), np.sin(phi))]
+    e, pz, px, py = sums
+    return np.sqrt(np.maximum(e ** 2 - pz ** 2 - px ** 2 - py ** 2, 0.0))
