@@ -22,7 +22,7 @@ same steps as in Kasieczka et al., arXiv:1701.08784, with the pT-weighted centro
 
    makes that axis vertical: afterwards C'_xy = 0 and C'_yy ≥ C'_xx. (A rotation in the η–φ plane
    is not a Lorentz transformation; for jets with R ≲ 1 the change of the jet mass is small,
-   seed 003, Sec. 3 on contrastive learning.)
+   seed 003, Sec. 5.2 on contrastive learning.)
 3. **Flip.** Mirror y' → −y' if the lower half (y' < 0) carries more p_T than the upper half, and
    x' → −x' if the left half carries more than the right: the hardest half is always at the top
    and on the right, so the hardest quadrant is the upper right one.
