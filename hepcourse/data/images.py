@@ -24,8 +24,9 @@ same steps as in Kasieczka et al., arXiv:1701.08784, with the pT-weighted centro
    is not a Lorentz transformation; for jets with R ≲ 1 the change of the jet mass is small,
    seed 003, Sec. 5.2 on contrastive learning.)
 3. **Flip.** Mirror y' → −y' if the lower half (y' < 0) carries more p_T than the upper half, and
-   x' → −x' if the left half carries more than the right: the hardest half is always at the top
-   and on the right, so the hardest quadrant is the upper right one.
+   x' → −x' if the left half carries more than the right: the upper half and the right half each
+   carry at least half of the p_T. (The seed flips "the third maximum" to the right; the halves
+   are defined for every jet, also one without a third maximum.)
 4. **Pixelize.** Sum p_T over the constituents in each pixel of an n × n grid over
    [−h, h]² (default 40 × 40 over ±0.8, pixels of 0.04 × 0.04, close to the seed's
    "0.04 × 2.25°"); optionally divide by the sum of the pixels, so that each image sums to 1.
