@@ -4,7 +4,9 @@
   the weight initialisations;
 * :mod:`~hepcourse.models.bayesian` — Bayesian layers and networks by variational inference
   (:class:`BayesLinear`, :class:`BayesianMLP`), the ELBO and the split of the predictive variance;
-* :mod:`~hepcourse.models.ensemble` — deep and repulsive ensembles (:class:`Ensemble`, :func:`repulsion`).
+* :mod:`~hepcourse.models.ensemble` — deep and repulsive ensembles (:class:`Ensemble`, :func:`repulsion`);
+* :mod:`~hepcourse.models.cnn` — the jet-image CNN (:class:`CNN`, :class:`CNNConfig`), convolutions with
+  circular padding in φ (:class:`PhiConv2d`) and saliency maps.
 
 Every model is a plain ``torch.nn.Module`` that runs on ``hepcourse.config.device()`` (CPU, CUDA
 or MPS); none of them moves itself to a device.
@@ -12,20 +14,25 @@ or MPS); none of them moves itself to a device.
 
 from .bayesian import BayesianMLP, BayesLinear, elbo, predictive_moments
 from .ensemble import BatchedLinear, Ensemble, median_bandwidth, repulsion
+from .cnn import CNN, CNNConfig, PhiConv2d, saliency
 from .mlp import MLP, MLPConfig, init_weight_
 
 __all__ = ["MLP", "MLPConfig", "init_weight_", "BayesLinear", "BayesianMLP", "elbo", "predictive_moments",
-           "BatchedLinear", "Ensemble", "repulsion", "median_bandwidth", "build"]
+           "BatchedLinear", "Ensemble", "repulsion", "median_bandwidth", "CNN", "CNNConfig", "PhiConv2d", "saliency",
+           "build"]
 
-_CLASSES = {"MLP": MLP, "BayesianMLP": BayesianMLP, "Ensemble": Ensemble}
+_CLASSES = {"MLP": MLP, "BayesianMLP": BayesianMLP, "Ensemble": Ensemble, "CNN": CNN}
+_CONFIGS = {"CNN": CNNConfig}                 # the config class of each model; MLPConfig if not listed
 
 
 def build(spec: dict):
-    """A model from a spec ``{"class": "MLP" | "BayesianMLP" | "Ensemble", "config": {...MLPConfig}, **kwargs}``.
+    """A model from a spec ``{"class": "MLP" | "BayesianMLP" | "Ensemble" | "CNN", "config": {...}, **kwargs}``
+    (the config of an ``MLPConfig``, or of a ``CNNConfig`` for a CNN).
 
     Used to rebuild the lecture models listed in ``data/MANIFEST`` before loading their weights.
     """
     spec = dict(spec)
-    cls = _CLASSES[spec.pop("class")]
-    cfg = MLPConfig(**spec.pop("config"))
+    name = spec.pop("class")
+    cfg = _CONFIGS.get(name, MLPConfig)(**spec.pop("config"))
+    cls = _CLASSES[name]
     return cls(cfg, **spec)
