@@ -4,7 +4,10 @@
   the weight initialisations;
 * :mod:`~hepcourse.models.bayesian` — Bayesian layers and networks by variational inference
   (:class:`BayesLinear`, :class:`BayesianMLP`), the ELBO and the split of the predictive variance;
-* :mod:`~hepcourse.models.ensemble` — deep and repulsive ensembles (:class:`Ensemble`, :func:`repulsion`).
+* :mod:`~hepcourse.models.ensemble` — deep and repulsive ensembles (:class:`Ensemble`, :func:`repulsion`);
+* :mod:`~hepcourse.models.deepsets`, :mod:`~hepcourse.models.gnn`, :mod:`~hepcourse.models.transformer`,
+  :mod:`~hepcourse.models.lorentz` — chapter 04's taggers on jet constituents (PFN and EFN, EdgeConv,
+  particle transformer, Lorentz-invariant network), each called as ``model(x, p4, mask)``.
 
 Every model is a plain ``torch.nn.Module`` that runs on ``hepcourse.config.device()`` (CPU, CUDA
 or MPS); none of them moves itself to a device.
@@ -13,19 +16,31 @@ or MPS); none of them moves itself to a device.
 from .bayesian import BayesianMLP, BayesLinear, elbo, predictive_moments
 from .ensemble import BatchedLinear, Ensemble, median_bandwidth, repulsion
 from .mlp import MLP, MLPConfig, init_weight_
+# chapter 04: sets, graphs and transformers
+from .deepsets import DeepSetsConfig, EnergyFlowNetwork, ParticleFlowNetwork
+from .gnn import EdgeConvConfig, EdgeConvNet
+from .lorentz import LorentzConfig, LorentzInvariantNet
+from .transformer import ParticleTransformer, TransformerConfig
 
 __all__ = ["MLP", "MLPConfig", "init_weight_", "BayesLinear", "BayesianMLP", "elbo", "predictive_moments",
-           "BatchedLinear", "Ensemble", "repulsion", "median_bandwidth", "build"]
+           "BatchedLinear", "Ensemble", "repulsion", "median_bandwidth", "build",
+           "DeepSetsConfig", "ParticleFlowNetwork", "EnergyFlowNetwork", "EdgeConvConfig", "EdgeConvNet",
+           "TransformerConfig", "ParticleTransformer", "LorentzConfig", "LorentzInvariantNet"]
 
 _CLASSES = {"MLP": MLP, "BayesianMLP": BayesianMLP, "Ensemble": Ensemble}
+_CLASSES.update({c.__name__: c for c in (ParticleFlowNetwork, EnergyFlowNetwork, EdgeConvNet,   # chapter 04
+                                         ParticleTransformer, LorentzInvariantNet)})
 
 
 def build(spec: dict):
     """A model from a spec ``{"class": "MLP" | "BayesianMLP" | "Ensemble", "config": {...MLPConfig}, **kwargs}``.
 
+    A class with a ``config_class`` attribute (the chapter 04 taggers) takes that config instead of
+    :class:`MLPConfig`.
+
     Used to rebuild the lecture models listed in ``data/MANIFEST`` before loading their weights.
     """
     spec = dict(spec)
     cls = _CLASSES[spec.pop("class")]
-    cfg = MLPConfig(**spec.pop("config"))
+    cfg = getattr(cls, "config_class", MLPConfig)(**spec.pop("config"))
     return cls(cfg, **spec)
