@@ -58,7 +58,10 @@ def model_spec(model: torch.nn.Module) -> dict:
 
 def test_sample(test: dict):
     """The test split described by ``test``: a classification toy gives ``(x, y)`` with ``n`` events
-    per class; a regression toy gives ``(x, y)`` with ``n`` events. Always the same for the same seed."""
+    per class; a regression toy gives ``(x, y)`` with ``n`` events. Always the same for the same seed.
+    A jet data set (``{"dataset": ..., "split": ..., "n": ...}``) gives :func:`jet_test_sample`."""
+    if "dataset" in test:
+        return jet_test_sample(test)
     toy = TOYS[test["toy"]]
     rng = np.random.default_rng(test["seed"])
     if isinstance(toy, toys.GaussianToy):
@@ -66,11 +69,41 @@ def test_sample(test: dict):
     return toy.sample(test["n"], rng)
 
 
+# ---- chapter 04: taggers of jet constituents, tested on a split of a jet data set ----------------
+
+def jet_test_sample(test: dict):
+    """``{"dataset": "jets-top-qcd", "split": "test", "n": 5000, "max_particles": 30, "inputs": ...}``:
+    ``n`` jets per class of the split, as the inputs of the model and the labels ``(inputs, y)``.
+
+    ``inputs`` is ``"constituents"`` (default; a :class:`~hepcourse.data.constituents.ConstituentInputs`
+    for ``model(x, p4, mask)``) or ``"flat"`` (the (Δη, Δφ, ln p_T) of the ``max_particles`` leading
+    constituents in one vector, for an MLP)."""
+    from .data import constituents
+
+    inputs, y, _ = constituents.load_inputs(test["dataset"], test.get("split", "test"), test["n"],
+                                            test.get("max_particles", 30))
+    if test.get("inputs", "constituents") == "flat":
+        return constituents.flat_features(inputs, test.get("max_particles", 30)).numpy(), y.numpy()
+    return inputs, y.numpy()
+
+
+@torch.no_grad()
+def _predict_constituents(model: torch.nn.Module, inputs, batch: int = 1000) -> np.ndarray:
+    """``model(x, p4, mask)`` in batches (attention and pair features grow as N²): (N, 1)."""
+    out = [model(inputs.x[i:i + batch], inputs.p4[i:i + batch], inputs.mask[i:i + batch])
+           for i in range(0, len(inputs), batch)]
+    return torch.cat(out).reshape(-1, 1).numpy()
+
+# ------------------------------------------------------------------------------------------------
+
+
 @torch.no_grad()
 def predict(model: torch.nn.Module, x: np.ndarray, n_samples: int = 100, seed: int = 0) -> np.ndarray:
     """The model's output on ``x`` as NumPy, on the CPU: (N, n_out), or for an ensemble or a Bayesian
     network the K members' or ``n_samples`` weight samples' outputs, (K, N, n_out)."""
     model = model.to("cpu").eval()
+    if hasattr(x, "p4"):                                      # chapter 04: ConstituentInputs
+        return _predict_constituents(model, x)
     xt = torch.as_tensor(np.asarray(x), dtype=torch.float32)
     if isinstance(model, BayesianMLP):
         torch.manual_seed(seed)

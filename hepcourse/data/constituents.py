@@ -32,7 +32,8 @@ import numpy as np
 import torch
 
 __all__ = ["PARTICLE_INPUTS", "PAIR_INPUTS", "KINEMATICS", "ConstituentInputs", "four_momenta", "particle_features",
-           "pairwise_features", "minkowski_products", "wrap_phi", "from_kinematics", "from_jets", "flat_features"]
+           "pairwise_features", "minkowski_products", "wrap_phi", "from_kinematics", "from_jets", "flat_features",
+           "load_inputs"]
 
 KINEMATICS = ("pt", "eta", "phi", "e")
 """The particle fields to ask :func:`hepcourse.data.load` for (``particle_fields=KINEMATICS``)."""
@@ -157,3 +158,14 @@ def flat_features(inputs: ConstituentInputs, n: int = 30) -> torch.Tensor:
     if x.shape[1] < n:
         x = torch.nn.functional.pad(x, (0, 0, 0, n - x.shape[1]))
     return x.reshape(len(x), -1)                                         # (B, 3n)
+
+
+def load_inputs(name: str = "jets-top-qcd", split: str = "train", n: int | None = None, max_particles: int = 30):
+    """One split of a jet data set as ``(ConstituentInputs, labels (N,), JetTensors)``: the
+    :data:`KINEMATICS` of the ``max_particles`` leading constituents (the hardest 30–40 carry
+    nearly all the information, seed 003 Sec. 2.2.1), the labels as a float32 tensor, and the
+    loader's :class:`~hepcourse.data.datasets.JetTensors` (for the high-level features)."""
+    from .datasets import load
+
+    jets = load(name, split=split, n=n, format="numpy", max_particles=max_particles, particle_fields=KINEMATICS)
+    return from_jets(jets), torch.as_tensor(jets.labels, dtype=torch.float32), jets
