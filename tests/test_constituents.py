@@ -82,5 +82,6 @@ def test_wrap_phi_and_flat_features():
     inp = C.from_kinematics(pt, eta, phi, e, mask)
     flat = C.flat_features(inp, n=15)
     assert flat.shape == (4, 45)
-    torch.testing.assert_close(flat[:, :3], inp.x[:, 0, :3])
+    torch.testing.assert_close(flat[:, :3], (inp.x[:, 0, :3] - torch.tensor([0.0, 0.0, 2.3], dtype=flat.dtype))
+                               / torch.tensor([0.2, 0.2, 1.1], dtype=flat.dtype))
     assert torch.all(flat[:, 36:] == 0)                                       # beyond the 12 stored

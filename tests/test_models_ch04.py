@@ -120,7 +120,7 @@ def test_edgeconv_network_matches_dense_reference():
     inp = inputs(seed=5, b=3, n=8)                                      # jets with 3..8 particles: k = 3 and fewer
     x, mask = inp.x, inp.mask
     angles = x[..., net.angles]
-    h = torch.where(mask[..., None], x, torch.zeros(()).double())
+    h = torch.where(mask[..., None], C.standardise(x, C.PARTICLE_SHIFT_SCALE), torch.zeros(()).double())
     nb = knn_reference(angles.numpy(), mask.numpy(), 3, wrap=True)
     h = edgeconv_reference(net.convs[0], h, nb)
     nb2 = knn_reference(h.detach().numpy(), mask.numpy(), 3, wrap=False)   # dynamic graph in feature space

@@ -21,6 +21,11 @@ padded arrays of :func:`hepcourse.data.load` and a boolean ``mask`` of the real 
 
 The jet axis is the sum of the constituents (E-scheme). Padded entries of every output are zero,
 and no padded value enters a real particle's features.
+
+The features keep their physical values (GeV, radians); the networks shift and scale them to order
+one with the fixed constants :data:`PARTICLE_SHIFT_SCALE` and :data:`PAIR_SHIFT_SCALE` (measured on
+the training jets, rounded; :func:`standardise`), as ParT does. Scaling Δη and Δφ by the same
+factor keeps the angular neighbours of a particle and the IRC safety of the energy flow network.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["PARTICLE_INPUTS", "PAIR_INPUTS", "KINEMATICS", "ConstituentInputs", "four_momenta", "particle_features",
+__all__ = ["PARTICLE_INPUTS", "PAIR_INPUTS", "KINEMATICS", "PARTICLE_SHIFT_SCALE", "PAIR_SHIFT_SCALE", "standardise", "ConstituentInputs", "four_momenta", "particle_features",
            "pairwise_features", "minkowski_products", "wrap_phi", "from_kinematics", "from_jets", "flat_features",
            "load_inputs"]
 
@@ -41,7 +46,20 @@ PARTICLE_INPUTS = ("deta", "dphi", "log_pt", "log_e", "log_z", "log_e_rel", "dr"
 """Columns of :func:`particle_features`: Δη, Δφ to the jet axis, ln p_T, ln E (GeV), ln z, ln(E/E_J), ΔR."""
 PAIR_INPUTS = ("log_delta", "log_kt", "log_z", "log_m2")
 """Last axis of :func:`pairwise_features`: ln Δ, ln k_T (GeV), ln z, ln m² (GeV²)."""
+PARTICLE_SHIFT_SCALE = ((0.0, 0.2), (0.0, 0.2), (2.3, 1.1), (2.7, 1.2), (-4.0, 1.1), (-4.0, 1.1), (0.2, 0.2))
+"""(shift, scale) of each column of :data:`PARTICLE_INPUTS`: about the mean and standard deviation on jets-top-qcd."""
+PAIR_SHIFT_SCALE = ((-1.75, 1.3), (0.0, 1.4), (-1.5, 0.85), (1.5, 2.3))
+"""(shift, scale) of each pairwise feature of :data:`PAIR_INPUTS` (real pairs of jets-top-qcd)."""
 _TINY = 1e-8
+
+
+def standardise(t: torch.Tensor, shift_scale, columns=None) -> torch.Tensor:
+    """(t − shift) / scale along the last axis, with the constants of ``shift_scale`` (optionally
+    only those of ``columns``). Zero stays zero only where shift = 0: mask padded entries afterwards."""
+    c = torch.tensor(shift_scale, dtype=t.dtype, device=t.device)
+    if columns is not None:
+        c = c[columns]
+    return (t - c[:, 0]) / c[:, 1]
 
 
 def wrap_phi(dphi: torch.Tensor) -> torch.Tensor:
@@ -152,9 +170,11 @@ def from_jets(jets) -> ConstituentInputs:
 
 def flat_features(inputs: ConstituentInputs, n: int = 30) -> torch.Tensor:
     """The input of a flat-constituent MLP (the ATLAS TopoDNN idea): (Δη, Δφ, ln p_T) of the ``n``
-    leading constituents (p_T-ordered, as stored), zero where a jet has fewer: (B, 3n)."""
+    leading constituents (p_T-ordered, as stored), standardised with :data:`PARTICLE_SHIFT_SCALE`,
+    zero where a jet has fewer: (B, 3n)."""
     cols = [PARTICLE_INPUTS.index(c) for c in ("deta", "dphi", "log_pt")]
-    x = inputs.x[:, :n, cols]                                           # (B, ≤n, 3)
+    x = standardise(inputs.x[:, :n, cols], PARTICLE_SHIFT_SCALE, cols)    # (B, ≤n, 3)
+    x = torch.where(inputs.mask[:, :n, None], x, torch.zeros((), dtype=x.dtype))
     if x.shape[1] < n:
         x = torch.nn.functional.pad(x, (0, 0, 0, n - x.shape[1]))
     return x.reshape(len(x), -1)                                         # (B, 3n)

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from ..data.constituents import PARTICLE_INPUTS
+from ..data.constituents import PARTICLE_INPUTS, PARTICLE_SHIFT_SCALE, standardise
 
 __all__ = ["DeepSetsConfig", "ParticleFlowNetwork", "EnergyFlowNetwork", "mlp", "masked_sum", "masked_mean"]
 
@@ -84,7 +84,9 @@ class DeepSetsConfig:
 
 
 class ParticleFlowNetwork(nn.Module):
-    """PFN: logit = F(Σ_i Φ(x_i)). ``forward(x, p4, mask)``: x (B, N, n_in) → (B,); p4 is not used."""
+    """PFN: logit = F(Σ_i Φ(x_i)). ``forward(x, p4, mask)``: x (B, N, n_in) → (B,); p4 is not used.
+
+    x holds the first n_in columns of :data:`PARTICLE_INPUTS`, standardised inside (fixed constants)."""
 
     config_class = DeepSetsConfig
 
@@ -96,7 +98,7 @@ class ParticleFlowNetwork(nn.Module):
         self.F = mlp([c.latent, *c.f_hidden, 1], final_activation=False)
 
     def latent(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        h = self.phi(x)                                   # (B, N, ℓ)
+        h = self.phi(standardise(x, PARTICLE_SHIFT_SCALE[:x.shape[-1]]))    # (B, N, ℓ)
         return masked_sum(h, mask) if self.cfg.pooling == "sum" else masked_mean(h, mask)   # (B, ℓ)
 
     def forward(self, x: torch.Tensor, p4: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -125,7 +127,8 @@ class EnergyFlowNetwork(nn.Module):
         pt = torch.hypot(p4[..., 1], p4[..., 2])
         pt = torch.where(mask, pt, torch.zeros_like(pt))                  # (B, N)
         z = pt / pt.sum(1, keepdim=True).clamp_min(1e-12)
-        return masked_sum(self.phi(x[..., self.angles]), mask, weight=z)   # (B, ℓ)
+        angles = standardise(x[..., self.angles], PARTICLE_SHIFT_SCALE, self.angles)   # Δη/0.2, Δφ/0.2
+        return masked_sum(self.phi(angles), mask, weight=z)   # (B, ℓ)
 
     def forward(self, x: torch.Tensor, p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.F(self.latent(x, p4, mask))[:, 0]    # (B,)

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from ..data.constituents import PARTICLE_INPUTS, wrap_phi
+from ..data.constituents import PARTICLE_INPUTS, PARTICLE_SHIFT_SCALE, standardise, wrap_phi
 from .deepsets import masked_mean, mlp
 
 __all__ = ["EdgeConvConfig", "EdgeConv", "EdgeConvNet", "knn", "pairwise_distance2", "eta_phi_distance2"]
@@ -136,8 +136,8 @@ class EdgeConvNet(nn.Module):
     def forward(self, x: torch.Tensor, p4: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
         mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device) if mask is None else mask
         keep = mask[..., None]
-        h = torch.where(keep, x, torch.zeros((), dtype=x.dtype, device=x.device))   # (B, N, F)
-        dist2 = eta_phi_distance2(h[..., self.angles])                               # (B, N, N)
+        dist2 = eta_phi_distance2(torch.where(keep, x, 0.0)[..., self.angles])      # (B, N, N), physical ΔR²
+        h = torch.where(keep, standardise(x, PARTICLE_SHIFT_SCALE[:x.shape[-1]]), 0.0)   # (B, N, F)
         for i, conv in enumerate(self.convs):
             if i > 0 and self.cfg.dynamic:
                 dist2 = pairwise_distance2(h)

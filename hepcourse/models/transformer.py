@@ -30,7 +30,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from ..data.constituents import PAIR_INPUTS, PARTICLE_INPUTS, pairwise_features
+from ..data.constituents import (PAIR_INPUTS, PAIR_SHIFT_SCALE, PARTICLE_INPUTS, PARTICLE_SHIFT_SCALE, pairwise_features,
+                                 standardise)
 from .deepsets import mlp
 
 __all__ = ["TransformerConfig", "ParticleTransformer", "attention"]
@@ -134,14 +135,19 @@ class ParticleTransformer(nn.Module):
         """U^h_ij for every particle block: a list of (B, H, N, N) tensors (None without pair bias)."""
         if self.pair_embed is None:
             return [None] * self.cfg.layers
-        u = self.pair_embed(pairwise_features(p4, mask))                 # (B, N, N, H·L)
+        u = pairwise_features(p4, mask)                                   # (B, N, N, 4), zero for padded pairs
+        n = mask.shape[1]
+        pair = mask[:, :, None] & mask[:, None, :] & ~torch.eye(n, dtype=torch.bool, device=mask.device)
+        u = torch.where(pair[..., None], standardise(u, PAIR_SHIFT_SCALE), 0.0)
+        u = self.pair_embed(u)                                            # (B, N, N, H·L)
         u = u.permute(0, 3, 1, 2)                                         # (B, H·L, N, N)
         return list(u.split(self.cfg.heads, dim=1))                       # L × (B, H, N, N)
 
     def forward(self, x: torch.Tensor, p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         keep = mask[..., None]
         zero = torch.zeros((), dtype=x.dtype, device=x.device)
-        h = torch.where(keep, self.embed(torch.where(keep, x, zero)), zero)    # (B, N, d)
+        x = standardise(torch.where(keep, x, zero), PARTICLE_SHIFT_SCALE[:x.shape[-1]])
+        h = torch.where(keep, self.embed(x), zero)                             # (B, N, d)
         for block, bias in zip(self.blocks, self.pair_bias(p4, mask)):
             h = torch.where(keep, block(h, bias=bias, key_mask=mask), zero)
         c = self.cls.expand(len(x), -1, -1)                                    # (B, 1, d)
