@@ -7,6 +7,8 @@ on the same splits of ``jets-top-qcd`` and evaluated on the same test jets:
   on the jet mass, τ_21, τ_32 and the constituent multiplicity;
 * ``flat MLP``: an MLP (chapter 02) on (Δη, Δφ, ln p_T) of the 30 leading constituents in one
   vector, the idea of the ATLAS TopoDNN;
+* ``CNN``: the jet-image CNN of chapter 03, from its committed lecture checkpoint when that
+  chapter is present (:data:`CHECKPOINT_TAGGERS`; full mode only);
 * ``PFN``, ``EFN``, ``EdgeConv``, ``ParT-lite``, ``Lorentz``: the chapter 04 taggers on the
   constituents (:mod:`hepcourse.models`).
 
@@ -146,7 +148,7 @@ def _row(name, chapter, y, score, parameters, train_s, jets_per_s, n_train, epoc
             "auc_std": round(metrics.auc_std(y, score), 4), "rejection_03": round(float(rej[0]), 1),
             "rejection_05": round(float(rej[1]), 1), "parameters": int(parameters),
             "train_s": None if train_s is None else round(float(train_s), 1), "jets_per_s": int(round(jets_per_s, -1)),
-            "device": _device_label(), "n_train": int(n_train), "epochs": epochs}
+            "device": _device_label(), "n_train": None if n_train is None else int(n_train), "epochs": epochs}
 
 
 def _bdt(jets_train, jets_test, y_test, quick: bool) -> tuple[dict, np.ndarray]:
@@ -163,6 +165,34 @@ def _bdt(jets_train, jets_test, y_test, quick: bool) -> tuple[dict, np.ndarray]:
     rate = len(score) / (time.perf_counter() - start)
     leaves = sum(p.get_n_leaf_nodes() for it in bdt._predictors for p in it)
     return _row("BDT (m, τ21, τ32, n)", "01", y_test, score, leaves, train_s, rate, len(jets_train), bdt.n_iter_), score
+
+
+CHECKPOINT_TAGGERS = [("CNN", "03", "data/checkpoints/ch03_cnn.pt")]
+"""Taggers of other chapters that the benchmark takes from their committed lecture checkpoints
+(full mode only), if present: evaluated on the same test jets, training time not recorded here."""
+
+
+def _checkpoint_rows(y_test: np.ndarray, n_test: int):
+    """Rows for :data:`CHECKPOINT_TAGGERS` whose MANIFEST test split is the benchmark's own."""
+    from .data import manifest
+
+    entries = manifest.read_manifest().get("checkpoints", {})
+    for name, chapter, path in CHECKPOINT_TAGGERS:
+        entry = entries.get(path)
+        if entry is None or not (config.ROOT / path).exists():
+            continue
+        test = entry["test"]
+        if test.get("dataset") != "jets-top-qcd" or test.get("split") != "test" or test.get("n") != n_test:
+            continue
+        model = checkpoints.load(path)
+        x, y = checkpoints.test_sample(test)
+        if not np.array_equal(np.asarray(y), y_test):          # not the same test jets in the same order
+            continue
+        start = time.perf_counter()
+        score = checkpoints.predict(model, x)[:, 0]
+        rate = len(score) / (time.perf_counter() - start)
+        n_par = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        yield _row(name, chapter, y_test, score, n_par, None, rate, None, None), (name, score)
 
 
 def load_tagger(tagger: Tagger, quick: bool = False, data=None, seed: int = 0):
@@ -211,6 +241,10 @@ def run(quick: bool | None = None, out: Path | None = None, names: list[str] | N
         row, score = _bdt(jets_tr, jets_te, y_test, quick)
         rows.append(row)
         test_scores["BDT"] = (y_test, score)
+    if not quick and (names is None or "CNN" in names):
+        for row, (name, score) in _checkpoint_rows(y_test, sizes["test"]):
+            rows.append(row)
+            test_scores[name] = (y_test, score)
     for tagger in TAGGERS:
         if names is not None and tagger.name not in names:
             continue
@@ -227,7 +261,7 @@ def run(quick: bool | None = None, out: Path | None = None, names: list[str] | N
     if names is not None:                                  # keep the rows of the taggers not run now
         ran = {r["tagger"] for r in rows}
         rows = [r for r in rows] + [r for t, r in previous.items() if t not in ran]
-        order = ["BDT"] + [t.name for t in TAGGERS]
+        order = ["BDT", "CNN"] + [t.name for t in TAGGERS]
         rows.sort(key=lambda r: next((i for i, o in enumerate(order) if r["tagger"].startswith(o)), 99))
     out.mkdir(parents=True, exist_ok=True)
     write_csv(rows, out / CSV_NAME)
