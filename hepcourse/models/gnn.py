@@ -12,7 +12,8 @@ Eq. 2.54) and W x_i a linear shortcut. Eq. (2.55) is the special case of a linea
 and the neighbour search treat every node alike, so permuting the particles permutes the node
 outputs (equivariance), and the final mean over the real particles is invariant.
 
-Padded particles are never neighbours: their distance is +∞. A jet with n < k + 1 real particles
+The node features enter standardised (:func:`hepcourse.data.constituents.standardise`); the first
+graph uses the physical Δη, Δφ. Padded particles are never neighbours: their distance is +∞. A jet with n < k + 1 real particles
 averages over its n − 1 neighbours (none at all for n = 1, then the message is zero).
 
 ParticleNet (the paper-sized :meth:`EdgeConvConfig.paper`) has k = 16 and three blocks of

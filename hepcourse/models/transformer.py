@@ -8,7 +8,8 @@ Li and Qian 2022, Eq. 2):
 
 one such map per head h. U^h_ij is a small MLP of the pairwise features of
 :func:`hepcourse.data.constituents.pairwise_features` (ln Δ, ln k_T, ln z, ln m²), so the network
-is told how far apart, how hard and how massive each pair is before it learns anything. A padded
+is told how far apart, how hard and how massive each pair is before it learns anything. Particle
+and pair features enter standardised (:func:`hepcourse.data.constituents.standardise`). A padded
 key j gets a_ij = 0 exactly (its score is −∞: the key-padding mask). Without positional
 encodings the particle blocks are permutation equivariant.
 
