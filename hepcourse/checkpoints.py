@@ -76,18 +76,26 @@ def test_sample(test: dict):
 def data_sample(test: dict):
     """``(x, y)`` from a split of a course data set, with the network input ``test["input"]``:
 
+    * ``"features"``: the high-level features named in ``features`` (a list);
     * ``"images"``: preprocessed jet images (N, n, n) of :func:`hepcourse.data.images.jet_images`
-      (``n_pixels``, default 40; ``half_width``, default 0.8);
-    * ``"constituents"``: the flat vectors of :func:`hepcourse.data.images.constituent_vectors`
-      (``n_constituents``, default 30);
-    * ``"features"``: the high-level features named in ``features`` (a list).
+      (``n_pixels``, default 40; ``half_width``, default 0.8) — chapter 03;
+    * ``"constituents"``: the TopoDNN-like flat vectors of preprocessed constituents of
+      :func:`hepcourse.data.images.constituent_vectors` (``n_constituents``, default 30) — chapter 03;
+    * ``"particles"``: a :class:`~hepcourse.data.constituents.ConstituentInputs` of the
+      ``max_particles`` (default 30) leading constituents, for ``model(x, p4, mask)`` — chapter 04;
+    * ``"flat"``: their standardised (Δη, Δφ, ln p_T) in one vector,
+      :func:`hepcourse.data.constituents.flat_features` — chapter 04's flat MLP.
     """
-    from .data import images, load
+    from .data import constituents, images, load
 
     kind = test.get("input", "features")
     if kind == "features":
         jets = load(test["dataset"], split=test["split"], n=test["n"], format="numpy", features=tuple(test["features"]))
         return jets.features, jets.labels
+    if kind in ("particles", "flat"):
+        n_part = test.get("max_particles", 30)
+        inputs, y, _ = constituents.load_inputs(test["dataset"], test["split"], test["n"], n_part)
+        return (constituents.flat_features(inputs, n_part).numpy() if kind == "flat" else inputs), y.numpy()
     jets = load(test["dataset"], split=test["split"], n=test["n"], format="numpy", particle_fields=("pt", "eta", "phi"),
                 max_particles=test.get("max_particles", 128))
     if kind == "images":
@@ -95,8 +103,16 @@ def data_sample(test: dict):
     elif kind == "constituents":
         x = images.constituent_vectors(jets, test.get("n_constituents", 30))
     else:
-        raise ValueError(f"test input must be 'images', 'constituents' or 'features', got {kind!r}")
+        raise ValueError(f"test input must be 'features', 'images', 'constituents', 'particles' or 'flat', got {kind!r}")
     return x, jets.labels
+
+
+@torch.no_grad()
+def _predict_constituents(model: torch.nn.Module, inputs, batch: int = 1000) -> np.ndarray:
+    """``model(x, p4, mask)`` in batches (attention and pair features grow as N²): (N, 1)."""
+    out = [model(inputs.x[i:i + batch], inputs.p4[i:i + batch], inputs.mask[i:i + batch])
+           for i in range(0, len(inputs), batch)]
+    return torch.cat(out).reshape(-1, 1).numpy()
 
 
 @torch.no_grad()
@@ -104,6 +120,8 @@ def predict(model: torch.nn.Module, x: np.ndarray, n_samples: int = 100, seed: i
     """The model's output on ``x`` as NumPy, on the CPU: (N, n_out), or for an ensemble or a Bayesian
     network the K members' or ``n_samples`` weight samples' outputs, (K, N, n_out)."""
     model = model.to("cpu").eval()
+    if hasattr(x, "p4"):                                      # chapter 04: ConstituentInputs
+        return _predict_constituents(model, x)
     xt = torch.as_tensor(np.asarray(x), dtype=torch.float32)
     if isinstance(model, BayesianMLP):
         torch.manual_seed(seed)

@@ -12,6 +12,7 @@ Instructors (details: book/instructor.md):
     hepcourse grade export ASSIGNMENT [--out FILE]      grades CSV, one row per student
     hepcourse site [--quick] [--no-solutions]           build the website
     hepcourse bench grading [--n 200 --baseline 20]     grading throughput vs sequential nbgrader
+    hepcourse bench taggers [--quick] [--only NAME ...] the top taggers of chapters 01-04 on the same jets
     hepcourse list                                      the assignments
 
 Data (details: book/data.md):
@@ -111,10 +112,29 @@ def _site(args) -> int:
 def _bench(args) -> int:
     import json
 
+    if args.what == "taggers":
+        return _bench_taggers(args)
     from .grading import bench
 
     result = bench.run(args.assignment, n=args.n, baseline=args.baseline, jobs=args.jobs)
     print(json.dumps(result, indent=1))
+    return 0
+
+
+def _bench_taggers(args) -> int:
+    """``hepcourse bench taggers``: train or load every tagger, write the CSV and the rejection plot."""
+    from . import bench_taggers
+
+    rows, _ = bench_taggers.run(quick=True if args.quick else None, out=Path(args.out) if args.out else None,
+                                names=args.only or None)
+    print(f"{'tagger':22s} {'AUC':>7s} {'1/eB(0.3)':>10s} {'1/eB(0.5)':>10s} {'params':>8s} {'train s':>8s} {'jets/s':>8s}  device")
+    for r in rows:
+        train_s = "-" if r["train_s"] is None else f"{r['train_s']:.0f}"
+        print(f"{r['tagger']:22s} {r['auc']:7.4f} {r['rejection_03']:10.1f} {r['rejection_05']:10.1f} "
+              f"{r['parameters']:8d} {train_s:>8s} {r['jets_per_s']:8d}  {r['device']}")
+    print("\nSeed 003 on the public top-tagging data set (1.2M training jets), for the ordering only:")
+    for net, auc, r05, r03, source in bench_taggers.PUBLISHED:
+        print(f"{net:22s} {auc:7.4f} {r03:>10s} {r05 or '-':>10s}   ({source})")
     return 0
 
 
@@ -205,8 +225,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--path-output", help="build into PATH/_build/html")
     p.set_defaults(func=_site)
 
-    p = sub.add_parser("bench", help="measure: `bench grading` = grading throughput vs sequential nbgrader")
-    p.add_argument("what", choices=["grading"])
+    p = sub.add_parser("bench", help="measure: `bench grading` = grading throughput vs sequential nbgrader; "
+                                     "`bench taggers` = the benchmark table of the top taggers")
+    p.add_argument("what", choices=["grading", "taggers"])
+    p.add_argument("--quick", action="store_true", help="taggers: tiny models on 2000 jets (writes _build/bench/)")
+    p.add_argument("--only", nargs="*", help="taggers: only these (e.g. BDT PFN EdgeConv)")
+    p.add_argument("--out", help="taggers: write the CSV and plot into this folder")
     p.add_argument("--assignment", default="ch01_classification")
     p.add_argument("--n", type=int, default=200, help="submissions in the fake class")
     p.add_argument("--baseline", type=int, default=20, help="of them graded by plain sequential nbgrader")

@@ -7,6 +7,9 @@
 * :mod:`~hepcourse.models.ensemble` — deep and repulsive ensembles (:class:`Ensemble`, :func:`repulsion`);
 * :mod:`~hepcourse.models.cnn` — the jet-image CNN (:class:`CNN`, :class:`CNNConfig`), convolutions with
   circular padding in φ (:class:`PhiConv2d`) and saliency maps.
+* :mod:`~hepcourse.models.deepsets`, :mod:`~hepcourse.models.gnn`, :mod:`~hepcourse.models.transformer`,
+  :mod:`~hepcourse.models.lorentz` — chapter 04's taggers on jet constituents (PFN and EFN, EdgeConv,
+  particle transformer, Lorentz-invariant network), each called as ``model(x, p4, mask)``.
 
 Every model is a plain ``torch.nn.Module`` that runs on ``hepcourse.config.device()`` (CPU, CUDA
 or MPS); none of them moves itself to a device.
@@ -16,23 +19,31 @@ from .bayesian import BayesianMLP, BayesLinear, elbo, predictive_moments
 from .ensemble import BatchedLinear, Ensemble, median_bandwidth, repulsion
 from .cnn import CNN, CNNConfig, PhiConv2d, saliency
 from .mlp import MLP, MLPConfig, init_weight_
+# chapter 04: sets, graphs and transformers
+from .deepsets import DeepSetsConfig, EnergyFlowNetwork, ParticleFlowNetwork
+from .gnn import EdgeConvConfig, EdgeConvNet
+from .lorentz import LorentzConfig, LorentzInvariantNet
+from .transformer import ParticleTransformer, TransformerConfig
 
 __all__ = ["MLP", "MLPConfig", "init_weight_", "BayesLinear", "BayesianMLP", "elbo", "predictive_moments",
            "BatchedLinear", "Ensemble", "repulsion", "median_bandwidth", "CNN", "CNNConfig", "PhiConv2d", "saliency",
-           "build"]
+           "build", "DeepSetsConfig", "ParticleFlowNetwork", "EnergyFlowNetwork", "EdgeConvConfig", "EdgeConvNet",
+           "TransformerConfig", "ParticleTransformer", "LorentzConfig", "LorentzInvariantNet"]
 
-_CLASSES = {"MLP": MLP, "BayesianMLP": BayesianMLP, "Ensemble": Ensemble, "CNN": CNN}
-_CONFIGS = {"CNN": CNNConfig}                 # the config class of each model; MLPConfig if not listed
+_CLASSES = {c.__name__: c for c in (MLP, BayesianMLP, Ensemble, CNN,                            # chapters 02, 03
+                                    ParticleFlowNetwork, EnergyFlowNetwork, EdgeConvNet,         # chapter 04
+                                    ParticleTransformer, LorentzInvariantNet)}
 
 
 def build(spec: dict):
     """A model from a spec ``{"class": "MLP" | "BayesianMLP" | "Ensemble" | "CNN", "config": {...}, **kwargs}``
     (the config of an ``MLPConfig``, or of a ``CNNConfig`` for a CNN).
 
+    Each class names its config dataclass in ``config_class`` (:class:`MLPConfig` if it does not).
+
     Used to rebuild the lecture models listed in ``data/MANIFEST`` before loading their weights.
     """
     spec = dict(spec)
-    name = spec.pop("class")
-    cfg = _CONFIGS.get(name, MLPConfig)(**spec.pop("config"))
-    cls = _CLASSES[name]
+    cls = _CLASSES[spec.pop("class")]
+    cfg = getattr(cls, "config_class", MLPConfig)(**spec.pop("config"))
     return cls(cfg, **spec)

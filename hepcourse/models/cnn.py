@@ -112,6 +112,8 @@ class CNN(nn.Module):
     layer (after its ReLU and pooling), to look at what the layers respond to (seed 003, Fig. 14).
     """
 
+    config_class = CNNConfig
+
     def __init__(self, cfg: CNNConfig | None = None, **kwargs):
         super().__init__()
         self.cfg = cfg or CNNConfig(**kwargs)

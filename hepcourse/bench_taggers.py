@@ -1,0 +1,329 @@
+"""One benchmark table of the course's top taggers: ``hepcourse bench taggers [--quick]``.
+
+Every tagger of chapters 01–04 is trained (or, in full mode, loaded from its committed checkpoint)
+on the same splits of ``jets-top-qcd`` and evaluated on the same test jets:
+
+* ``BDT``: gradient-boosted trees (scikit-learn's ``HistGradientBoostingClassifier``, chapter 01)
+  on the jet mass, τ_21, τ_32 and the constituent multiplicity;
+* ``flat MLP``: an MLP (chapter 02) on (Δη, Δφ, ln p_T) of the 30 leading constituents in one
+  vector, the idea of the ATLAS TopoDNN;
+* ``CNN`` and ``TopoDNN-like MLP``: the jet-image CNN of chapter 03 and its MLP on the 20 leading
+  preprocessed constituents, from their committed lecture checkpoints (:data:`CHECKPOINT_TAGGERS`;
+  full mode only);
+* ``PFN``, ``EFN``, ``EdgeConv``, ``ParT-lite``, ``Lorentz``: the chapter 04 taggers on the
+  constituents (:mod:`hepcourse.models`).
+
+For each it reports the AUC (with DeLong's standard error), the background rejection 1/ε_B at
+signal efficiencies ε_S = 0.3 and 0.5, the number of trainable parameters (leaves for the BDT), the
+training time, the inference rate on the test jets and the device, in a CSV file, and draws the
+rejection curves. Quick mode (``--quick`` or ``HEPCOURSE_QUICK=1``) trains tiny versions on
+2000 jets in a few seconds each, and never touches the committed files.
+
+:data:`PUBLISHED` holds the numbers of seed 003 (Tables 3 and 5) for the public top-tagging
+data set (1.2M training jets, Delphes detector simulation, 200 constituents), which our
+numbers can only be compared with in their ordering.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from . import checkpoints, config, metrics, models, train
+from .data import constituents
+from .losses import bce_with_logits
+
+__all__ = ["TAGGERS", "PUBLISHED", "BENCH_DIR", "CSV_NAME", "run", "read_csv", "load_tagger", "tagger", "scores"]
+
+BENCH_DIR = config.DATA_DIR / "benchmarks"
+CSV_NAME = "ch04_taggers.csv"
+PLOT_NAME = "ch04_rejection.png"
+COLUMNS = ("tagger", "chapter", "auc", "auc_std", "rejection_03", "rejection_05", "parameters", "train_s",
+           "jets_per_s", "device", "n_train", "epochs")
+MAX_PARTICLES = 30
+BDT_FEATURES = ("m", "tau21", "tau32", "n_particles")
+NOTEBOOK = "lectures/ch04_sets_graphs_transformers/03_benchmark.ipynb"
+
+PUBLISHED = [
+    # (network, AUC, 1/ε_B at ε_S = 0.5, 1/ε_B at ε_S = 0.3, source)
+    ("ATLAS TopoDNN", 0.972, None, "295 ± 5", "Table 3"),
+    ("LoLa", 0.980, None, "722 ± 17", "Table 3"),
+    ("P-CNN", 0.9803, "201 ± 4", "759 ± 24", "Table 5"),
+    ("PFN", 0.9819, "247 ± 3", "888 ± 17", "Table 5"),
+    ("ParticleNet", 0.9858, "397 ± 7", "1615 ± 93", "Table 3"),
+    ("ParT", 0.9858, "413 ± 16", "1602 ± 81", "Table 3"),
+    ("LorentzNet", 0.9868, "498 ± 18", "2195 ± 173", "Table 3"),
+    ("PELICAN", 0.9870, None, "2250 ± 75", "Table 3"),
+    ("L-GATr", 0.9870, "540 ± 20", "2240 ± 70", "Table 3"),
+]
+"""Seed 003 (Plehn et al., *Modern Machine Learning for LHC Physicists*), Table 3 (Sec. 5.1) and
+Table 5 (Sec. 5.3), on the public top-tagging data set; mean ± standard deviation of five trainings.
+Table 5 gives PELICAN 2289 ± 204 at ε_S = 0.3 where Table 3 gives 2250 ± 75."""
+
+
+@dataclass
+class Tagger:
+    """A network of the benchmark: how to build it (full and quick size) and what it reads."""
+
+    name: str
+    chapter: str
+    build: Callable[[bool], torch.nn.Module]     # quick → model
+    inputs: str = "particles"                    # or "flat" (checkpoints.data_sample's input kinds)
+    lr: float = 1e-3
+
+
+TAGGERS = [
+    Tagger("flat MLP", "02", lambda q: models.MLP(models.MLPConfig(n_in=3 * MAX_PARTICLES, hidden=(32,) if q else (128, 64, 64))),
+           inputs="flat"),
+    Tagger("PFN", "04", lambda q: models.ParticleFlowNetwork(
+        models.DeepSetsConfig(phi_hidden=(32,), latent=32, f_hidden=(32,)) if q else models.DeepSetsConfig())),
+    Tagger("EFN", "04", lambda q: models.EnergyFlowNetwork(
+        models.DeepSetsConfig(phi_hidden=(32,), latent=32, f_hidden=(32,)) if q else models.DeepSetsConfig())),
+    Tagger("EdgeConv", "04", lambda q: models.EdgeConvNet(
+        models.EdgeConvConfig(k=4, blocks=((16,), (16,)), head=(16,)) if q else models.EdgeConvConfig())),
+    Tagger("ParT-lite", "04", lambda q: models.ParticleTransformer(
+        models.TransformerConfig(d=16, heads=2, layers=1, ffn=32, pair_hidden=(8,)) if q else models.TransformerConfig())),
+    Tagger("Lorentz", "04", lambda q: models.LorentzInvariantNet(
+        models.LorentzConfig(pair_hidden=(16,), particle_hidden=(16,), f_hidden=(16,)) if q else models.LorentzConfig()),
+        lr=2e-3),
+]
+"""The networks of the benchmark, in the order of the table (the BDT comes first)."""
+
+
+def _sizes(quick: bool) -> dict:
+    return ({"train": 1000, "val": 500, "test": 1000, "epochs": 4, "batch": 64} if quick else
+            {"train": 15_000, "val": 5_000, "test": 5_000, "epochs": 12, "batch": 256})
+
+
+def test_spec(quick: bool, inputs: str = "particles") -> dict:
+    """The test split of the benchmark, as recorded with each checkpoint in data/MANIFEST."""
+    return {"dataset": "jets-top-qcd", "split": "test", "n": _sizes(quick)["test"], "max_particles": MAX_PARTICLES,
+            "input": inputs}
+
+
+def _as_inputs(inp: constituents.ConstituentInputs, kind: str):
+    return (constituents.flat_features(inp, MAX_PARTICLES),) if kind == "flat" else inp.tensors()
+
+
+def _loader(inp, y, kind: str, shuffle: bool, seed: int = 0, batch: int = 256):
+    return train.TensorLoader(*_as_inputs(inp, kind), y, batch_size=batch if shuffle else 2048, shuffle=shuffle, seed=seed)
+
+
+def _loss(model, batch):
+    *inputs, y = batch
+    out = model(*inputs)
+    return bce_with_logits(out.reshape(-1), y)
+
+
+@torch.no_grad()
+def scores(model, inp, kind: str = "particles", batch: int = 1000) -> tuple[np.ndarray, float]:
+    """Model outputs on the test jets and the inference rate (jets/s) on ``config.device()``."""
+    dev = config.device()
+    model = model.to(dev).eval()
+    tensors = _as_inputs(inp, kind)
+    start = time.perf_counter()
+    out = [model(*(t[i:i + batch].to(dev) for t in tensors)).reshape(-1).float().cpu()
+           for i in range(0, len(inp), batch)]
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    return torch.cat(out).numpy(), len(inp) / seconds
+
+
+def _device_label() -> str:
+    dev = config.device()
+    if dev.type == "cpu":
+        return f"cpu ({torch.get_num_threads()} thread{'s' * (torch.get_num_threads() > 1)})"
+    return torch.cuda.get_device_name(dev) if dev.type == "cuda" else dev.type
+
+
+def _row(name, chapter, y, score, parameters, train_s, jets_per_s, n_train, epochs) -> dict:
+    rej = metrics.rejection_at(y, score, np.array([0.3, 0.5]))
+    return {"tagger": name, "chapter": chapter, "auc": round(metrics.auc(y, score), 4),
+            "auc_std": round(metrics.auc_std(y, score), 4), "rejection_03": round(float(rej[0]), 1),
+            "rejection_05": round(float(rej[1]), 1), "parameters": int(parameters),
+            "train_s": None if train_s is None else round(float(train_s), 1), "jets_per_s": int(round(jets_per_s, -1)),
+            "device": _device_label(), "n_train": None if n_train is None else int(n_train), "epochs": epochs}
+
+
+def _bdt(jets_train, jets_test, y_test, quick: bool) -> tuple[dict, np.ndarray]:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    feats = lambda j: np.stack([j.feature(f) for f in BDT_FEATURES], axis=1)   # noqa: E731
+    bdt = HistGradientBoostingClassifier(max_iter=50 if quick else 300, learning_rate=0.1, max_leaf_nodes=15,
+                                         early_stopping=False, random_state=0)
+    start = time.perf_counter()
+    bdt.fit(feats(jets_train), jets_train.labels)
+    train_s = time.perf_counter() - start
+    start = time.perf_counter()
+    score = bdt.decision_function(feats(jets_test))
+    rate = len(score) / (time.perf_counter() - start)
+    leaves = sum(p.get_n_leaf_nodes() for it in bdt._predictors for p in it)
+    return _row("BDT (m, τ21, τ32, n)", "01", y_test, score, leaves, train_s, rate, len(jets_train), bdt.n_iter_), score
+
+
+CHECKPOINT_TAGGERS = [("CNN", "03", "data/checkpoints/ch03_cnn.pt"),
+                      ("TopoDNN-like MLP", "03", "data/checkpoints/ch03_topodnn.pt")]
+"""Taggers of other chapters that the benchmark takes from their committed lecture checkpoints
+(full mode only), if present: evaluated on the same test jets, training time not recorded here."""
+
+
+def _checkpoint_rows(y_test: np.ndarray, n_test: int):
+    """Rows for :data:`CHECKPOINT_TAGGERS` whose MANIFEST test split is the benchmark's own."""
+    from .data import manifest
+
+    entries = manifest.read_manifest().get("checkpoints", {})
+    for name, chapter, path in CHECKPOINT_TAGGERS:
+        entry = entries.get(path)
+        if entry is None or not (config.ROOT / path).exists():
+            continue
+        test = entry["test"]
+        if test.get("dataset") != "jets-top-qcd" or test.get("split") != "test" or test.get("n") != n_test:
+            continue
+        model = checkpoints.load(path)
+        x, y = checkpoints.test_sample(test)
+        if not np.array_equal(np.asarray(y), y_test):          # not the same test jets in the same order
+            continue
+        start = time.perf_counter()
+        score = checkpoints.predict(model, x)[:, 0]
+        rate = len(score) / (time.perf_counter() - start)
+        n_par = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        yield _row(name, chapter, y_test, score, n_par, None, rate, None, None), (name, score)
+
+
+def load_tagger(tagger: Tagger, quick: bool = False, data=None, seed: int = 0):
+    """The trained network of ``tagger``: from ``data/checkpoints/ch04_<name>.pt`` in full mode when
+    it exists (and ``HEPCOURSE_RETRAIN`` is not set), else trained on ``data = (train, val)``
+    (each a pair of ConstituentInputs and labels). Returns ``(model, History or None)``."""
+    config.seed_everything(seed)                      # the initial weights depend on the seed only
+    model = tagger.build(quick)
+    name = "ch04_" + tagger.name.lower().replace(" ", "_").replace("-", "_")
+    sizes = _sizes(quick)
+
+    def fit(m):
+        (inp_tr, y_tr), (inp_va, y_va) = data
+        cfg = train.TrainConfig(epochs=sizes["epochs"], lr=tagger.lr * (3 if quick else 1), patience=4, seed=seed,
+                                schedule="cosine")
+        return train.fit(m, _loss, _loader(inp_tr, y_tr, tagger.inputs, True, seed, sizes["batch"]),
+                         _loader(inp_va, y_va, tagger.inputs, False), cfg)
+
+    if quick:                                         # tiny models: always trained, never saved
+        return model, fit(model)
+    if data is None and (config.RETRAIN or not checkpoints.checkpoint_path(name).exists()):
+        raise ValueError(f"{tagger.name}: no checkpoint to load, pass the training data")
+    return checkpoints.load_or_train(model, name, fit, seed=seed, test=test_spec(quick, tagger.inputs),
+                                     metric="auc", tolerance=2e-4, notebook=NOTEBOOK)
+
+
+def run(quick: bool | None = None, out: Path | None = None, names: list[str] | None = None,
+        seed: int = 0) -> tuple[list[dict], dict]:
+    """Train or load every tagger, evaluate it on the test jets, write ``<out>/ch04_taggers.csv`` and
+    ``<out>/ch04_rejection.png``. Full mode writes to ``data/benchmarks/`` and takes the training
+    time of a tagger loaded from its checkpoint from the CSV already there (or the committed one);
+    quick mode writes to ``_build/bench/``. Returns the rows and the test scores ``{tagger: (y, score)}``."""
+    quick = config.QUICK if quick is None else quick
+    out = Path(out) if out else (config.BUILD_DIR / "bench" if quick else BENCH_DIR)
+    sizes = _sizes(quick)
+    config.seed_everything(seed)
+    inp_tr, y_tr, jets_tr = constituents.load_inputs("jets-top-qcd", "train", sizes["train"], MAX_PARTICLES)
+    inp_va, y_va, _ = constituents.load_inputs("jets-top-qcd", "val", sizes["val"], MAX_PARTICLES)
+    inp_te, y_te, jets_te = constituents.load_inputs("jets-top-qcd", "test", sizes["test"], MAX_PARTICLES)
+    y_test = y_te.numpy().astype(int)
+    known = out / CSV_NAME if (out / CSV_NAME).exists() else BENCH_DIR / CSV_NAME   # training times of loaded taggers
+    previous = {r["tagger"]: r for r in read_csv(known)} if known.exists() and not quick else {}
+
+    rows, test_scores = [], {}
+    if names is None or "BDT" in names:
+        row, score = _bdt(jets_tr, jets_te, y_test, quick)
+        rows.append(row)
+        test_scores["BDT"] = (y_test, score)
+    if not quick and (names is None or any(n in names for n, _, _ in CHECKPOINT_TAGGERS)):
+        for row, (name, score) in _checkpoint_rows(y_test, sizes["test"]):
+            rows.append(row)
+            test_scores[name] = (y_test, score)
+    for tagger in TAGGERS:
+        if names is not None and tagger.name not in names:
+            continue
+        model, history = load_tagger(tagger, quick, ((inp_tr, y_tr), (inp_va, y_va)), seed)
+        score, rate = scores(model, inp_te, tagger.inputs)
+        n_par = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        if history is not None:
+            train_s, epochs = history.seconds, history.epochs_run
+        else:
+            old = previous.get(tagger.name, {})
+            train_s, epochs = old.get("train_s"), old.get("epochs")
+        rows.append(_row(tagger.name, tagger.chapter, y_test, score, n_par, train_s, rate, len(y_tr), epochs))
+        test_scores[tagger.name] = (y_test, score)
+    if names is not None:                                  # keep the rows of the taggers not run now
+        ran = {r["tagger"] for r in rows}
+        rows = [r for r in rows] + [r for t, r in previous.items() if t not in ran]
+        order = ["BDT"] + [n for n, _, _ in CHECKPOINT_TAGGERS] + [t.name for t in TAGGERS]
+        rows.sort(key=lambda r: next((i for i, o in enumerate(order) if r["tagger"].startswith(o)), 99))
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(rows, out / CSV_NAME)
+    _plot(test_scores, out / PLOT_NAME)
+    return rows, test_scores
+
+
+def write_csv(rows: list[dict], path: Path) -> Path:
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("" if r.get(k) is None else r[k]) for k in COLUMNS})
+    return path
+
+
+def read_csv(path: Path | None = None) -> list[dict]:
+    """The rows of a benchmark CSV (default: the committed ``data/benchmarks/ch04_taggers.csv``),
+    with numbers as numbers."""
+    path = Path(path) if path else BENCH_DIR / CSV_NAME
+    rows = []
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f):
+            for k in ("auc", "auc_std", "rejection_03", "rejection_05", "train_s"):
+                r[k] = float(r[k]) if r[k] else None
+            for k in ("parameters", "jets_per_s", "n_train", "epochs"):
+                r[k] = int(float(r[k])) if r[k] else None
+            rows.append(r)
+    return rows
+
+
+def _plot(scores: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from . import plot
+
+    plot.use_style()
+    curves = {name: metrics.roc_curve(y, s) for name, (y, s) in scores.items()}
+    ax = plot.roc_plot(curves)
+    ax.set_ylim(1, None)
+    ax.set_title("top vs QCD jets, jets-top-qcd test split")
+    ax.legend(fontsize=8, loc="lower left")
+    ax.figure.savefig(path, bbox_inches="tight")
+    plt.close(ax.figure)
+
+
+def tagger(name: str) -> Tagger:
+    """The :class:`Tagger` of :data:`TAGGERS` called ``name`` (e.g. ``"EFN"``)."""
+    for t in TAGGERS:
+        if t.name == name:
+            return t
+    raise KeyError(f"no tagger {name!r}; known: {', '.join(t.name for t in TAGGERS)}")
+
+
+def training_data(quick: bool | None = None):
+    """The benchmark's training and validation jets, ``((inputs, y), (inputs, y))``."""
+    quick = config.QUICK if quick is None else quick
+    sizes = _sizes(quick)
+    return tuple(constituents.load_inputs("jets-top-qcd", split, sizes[split], MAX_PARTICLES)[:2]
+                 for split in ("train", "val"))

@@ -1,0 +1,134 @@
+"""Deep sets: the particle flow network (PFN) and the energy flow network (EFN).
+
+Any permutation-invariant function of a set of particles can be approximated by (seed 003,
+Sec. 2.2.4, Eq. 2.70; Zaheer et al. 2017; Komiske, Metodiev and Thaler 2019)
+
+    PFN:  f({x_i}) = F( Σ_i Φ(x_i) ),
+
+a per-particle network Φ: R^F → R^ℓ, a sum over the particles, and a network F: R^ℓ → R on the
+sum. The sum makes f invariant under any permutation of the particles and lets it take any number
+of them; padded particles are left out of the sum by the mask.
+
+The EFN restricts Φ so that the output is infrared and collinear (IRC) safe (Komiske et al. 2019,
+Eq. 2.5; seed 003, below Table 2): the energy enters only linearly, as the momentum fraction
+z_i = p_T,i / Σ_j p_T,j, and Φ sees only the angles,
+
+    EFN:  f({p_i}) = F( Σ_i z_i Φ(Δη_i, Δφ_i) ).
+
+A particle with z → 0 (soft) drops out of the sum, and splitting particle i into two at the same
+angles with z_i = z_a + z_b (collinear) leaves the sum unchanged, so the EFN output is the same.
+The PFN, which sees ln p_T, is not IRC safe. The EFN is a weaker tagger: the main text quotes
+a background rejection "roughly 20% smaller" than the PFN's for top tagging, with 82k parameters
+and a latent space of ℓ = 256 in both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from ..data.constituents import PARTICLE_INPUTS, PARTICLE_SHIFT_SCALE, standardise
+
+__all__ = ["DeepSetsConfig", "ParticleFlowNetwork", "EnergyFlowNetwork", "mlp", "masked_sum", "masked_mean"]
+
+
+def mlp(widths: list[int], final_activation: bool = True) -> nn.Sequential:
+    """Linear layers of ``widths`` (input first) with ReLU between them (and after the last one
+    if ``final_activation``); applied to the last axis, so it maps (..., w_0) → (..., w_L)."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        layers.append(nn.Linear(a, b))
+        if final_activation or i < len(widths) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def masked_sum(h: torch.Tensor, mask: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Σ_i w_i h_i over the real particles: h (B, N, D), mask (B, N) → (B, D)."""
+    w = mask.to(h.dtype) if weight is None else torch.where(mask, weight, torch.zeros_like(weight))
+    h = torch.where(mask[..., None], h, torch.zeros((), dtype=h.dtype, device=h.device))
+    return torch.einsum("bn,bnd->bd", w, h)
+
+
+def masked_mean(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(1/n) Σ_i h_i over the n real particles of each jet: (B, N, D) → (B, D)."""
+    return masked_sum(h, mask) / mask.sum(1, keepdim=True).clamp_min(1).to(h.dtype)
+
+
+@dataclass
+class DeepSetsConfig:
+    """A PFN or an EFN. The defaults are CPU-sized; :meth:`paper` is the size of Komiske et al."""
+
+    n_in: int = len(PARTICLE_INPUTS)   # PFN: per-particle features (the EFN uses the 2 angles)
+    phi_hidden: tuple[int, ...] = (64, 64)
+    latent: int = 64                   # ℓ, the dimension of the summed representation
+    f_hidden: tuple[int, ...] = (64, 64)
+    pooling: str = "sum"               # PFN only: "sum" (Eq. 2.70) or "mean" over the real particles
+
+    def __post_init__(self):
+        self.phi_hidden, self.f_hidden = tuple(map(int, self.phi_hidden)), tuple(map(int, self.f_hidden))
+        if self.pooling not in ("sum", "mean"):
+            raise ValueError(f"pooling must be 'sum' or 'mean', got {self.pooling!r}")
+
+    @classmethod
+    def paper(cls, **kwargs) -> "DeepSetsConfig":
+        """Φ = (100, 100, 256), F = (100, 100, 100): the PFN/EFN of Komiske et al. (82k parameters)."""
+        return cls(phi_hidden=(100, 100), latent=256, f_hidden=(100, 100, 100), **kwargs)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["phi_hidden"], d["f_hidden"] = list(self.phi_hidden), list(self.f_hidden)
+        return d
+
+
+class ParticleFlowNetwork(nn.Module):
+    """PFN: logit = F(Σ_i Φ(x_i)). ``forward(x, p4, mask)``: x (B, N, n_in) → (B,); p4 is not used.
+
+    x holds the first n_in columns of :data:`PARTICLE_INPUTS`, standardised inside (fixed constants)."""
+
+    config_class = DeepSetsConfig
+
+    def __init__(self, cfg: DeepSetsConfig | None = None, **kwargs):
+        super().__init__()
+        self.cfg = cfg or DeepSetsConfig(**kwargs)
+        c = self.cfg
+        self.phi = mlp([c.n_in, *c.phi_hidden, c.latent])
+        self.F = mlp([c.latent, *c.f_hidden, 1], final_activation=False)
+
+    def latent(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        h = self.phi(standardise(x, PARTICLE_SHIFT_SCALE[:x.shape[-1]]))    # (B, N, ℓ)
+        return masked_sum(h, mask) if self.cfg.pooling == "sum" else masked_mean(h, mask)   # (B, ℓ)
+
+    def forward(self, x: torch.Tensor, p4: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
+        mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device) if mask is None else mask
+        return self.F(self.latent(x, mask))[:, 0]        # (B,)
+
+
+class EnergyFlowNetwork(nn.Module):
+    """EFN: logit = F(Σ_i z_i Φ(Δη_i, Δφ_i)), IRC safe. ``forward(x, p4, mask)`` → (B,).
+
+    The angles are the columns ``deta``, ``dphi`` of x; z_i = p_T,i / Σ_j p_T,j is computed from the
+    four-momenta p4 (B, N, 4), linear in p_T (not through exp(ln z), so that it is exact).
+    """
+
+    config_class = DeepSetsConfig
+
+    def __init__(self, cfg: DeepSetsConfig | None = None, **kwargs):
+        super().__init__()
+        self.cfg = cfg or DeepSetsConfig(**kwargs)
+        c = self.cfg
+        self.angles = [PARTICLE_INPUTS.index("deta"), PARTICLE_INPUTS.index("dphi")]
+        self.phi = mlp([2, *c.phi_hidden, c.latent])
+        self.F = mlp([c.latent, *c.f_hidden, 1], final_activation=False)
+
+    def latent(self, x: torch.Tensor, p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        pt = torch.hypot(p4[..., 1], p4[..., 2])
+        pt = torch.where(mask, pt, torch.zeros_like(pt))                  # (B, N)
+        z = pt / pt.sum(1, keepdim=True).clamp_min(1e-12)
+        angles = standardise(x[..., self.angles], PARTICLE_SHIFT_SCALE, self.angles)   # Δη/0.2, Δφ/0.2
+        return masked_sum(self.phi(angles), mask, weight=z)   # (B, ℓ)
+
+    def forward(self, x: torch.Tensor, p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.F(self.latent(x, p4, mask))[:, 0]    # (B,)
