@@ -308,7 +308,7 @@ def _plot(scores: dict, path: Path) -> None:
     ax = plot.roc_plot(curves)
     ax.set_ylim(1, None)
     ax.set_title("top vs QCD jets, jets-top-qcd test split")
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))   # beside the curves, not on them
     ax.figure.savefig(path, bbox_inches="tight")
     plt.close(ax.figure)
 
