@@ -13,6 +13,8 @@ to rebuild the model and which number it reaches on which test split, so that a 
         seed: 1                         # the training seed
         model: {class: MLP, config: {n_in: 2, n_out: 1, hidden: [64, 64], ...}}
         test: {toy: GAUSS_2D, n: 100000, seed: 1002}   # regenerated from the toy and the seed
+        # or a split of a course data set, with the network's input:
+        # test: {dataset: jets-top-qcd, split: test, n: 5000, input: images, n_pixels: 40}
         metric: {name: bce, value: 0.4887, tolerance: 0.0001}
         notebook: lectures/ch02_neural_networks/01_from_fits_to_networks.ipynb
 
@@ -59,14 +61,43 @@ def model_spec(model: torch.nn.Module) -> dict:
 def test_sample(test: dict):
     """The test split described by ``test``: a classification toy gives ``(x, y)`` with ``n`` events
     per class; a regression toy gives ``(x, y)`` with ``n`` events. Always the same for the same seed.
-    A jet data set (``{"dataset": ..., "split": ..., "n": ...}``) gives :func:`jet_test_sample`."""
+
+    ``{"dataset": name, "split": ..., "n": jets per class, "input": ...}`` reads a split of a course
+    data set (:func:`data_sample`); with ``"inputs"`` instead of ``"input"`` it is the test split of a
+    chapter 04 tagger (:func:`jet_test_sample`)."""
     if "dataset" in test:
-        return jet_test_sample(test)
+        return jet_test_sample(test) if "inputs" in test else data_sample(test)
     toy = TOYS[test["toy"]]
     rng = np.random.default_rng(test["seed"])
     if isinstance(toy, toys.GaussianToy):
         return toy.sample(test["n"], test["n"], rng)
     return toy.sample(test["n"], rng)
+
+
+def data_sample(test: dict):
+    """``(x, y)`` from a split of a course data set, with the network input ``test["input"]``:
+
+    * ``"images"``: preprocessed jet images (N, n, n) of :func:`hepcourse.data.images.jet_images`
+      (``n_pixels``, default 40; ``half_width``, default 0.8);
+    * ``"constituents"``: the flat vectors of :func:`hepcourse.data.images.constituent_vectors`
+      (``n_constituents``, default 30);
+    * ``"features"``: the high-level features named in ``features`` (a list).
+    """
+    from .data import images, load
+
+    kind = test.get("input", "features")
+    if kind == "features":
+        jets = load(test["dataset"], split=test["split"], n=test["n"], format="numpy", features=tuple(test["features"]))
+        return jets.features, jets.labels
+    jets = load(test["dataset"], split=test["split"], n=test["n"], format="numpy", particle_fields=("pt", "eta", "phi"),
+                max_particles=test.get("max_particles", 128))
+    if kind == "images":
+        x = images.jet_images(jets, test.get("n_pixels", images.N_PIXELS), test.get("half_width", images.HALF_WIDTH))
+    elif kind == "constituents":
+        x = images.constituent_vectors(jets, test.get("n_constituents", 30))
+    else:
+        raise ValueError(f"test input must be 'images', 'constituents' or 'features', got {kind!r}")
+    return x, jets.labels
 
 
 # ---- chapter 04: taggers of jet constituents, tested on a split of a jet data set ----------------
@@ -108,7 +139,7 @@ def predict(model: torch.nn.Module, x: np.ndarray, n_samples: int = 100, seed: i
     if isinstance(model, BayesianMLP):
         torch.manual_seed(seed)
         return model.sample_predictions(xt, n_samples).numpy()
-    return model(xt).numpy()
+    return torch.cat([model(batch) for batch in xt.split(4096)], dim=-2).numpy()   # in batches: images are large
 
 
 def evaluate(model: torch.nn.Module, test: dict, metric: str) -> float:

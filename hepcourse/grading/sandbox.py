@@ -5,7 +5,8 @@ What the sandbox does (``bwrap`` from Debian's ``bubblewrap``):
 * a new user (nobody), PID, IPC, UTS and network namespace: no network at all (only its own
   loopback, which the kernel's ZeroMQ sockets need), no signals to processes outside;
 * a file system built from read-only binds of the operating system (``/usr``, ``/etc``), the
-  Python installation and the ``hepcourse`` package, plus one writable folder holding a fresh copy
+  Python installation, the ``hepcourse`` package and the course's public data sets (``data/``, which
+  assignments read through ``hepcourse.data.load``), plus one writable folder holding a fresh copy
   of the one notebook being graded; the course folder, its ``solutions/`` (hidden tests), the
   gradebook and other students' files are not in it at all;
 * limits: wall clock (the parent kills the sandbox), CPU seconds, address space (memory), size of
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import hepcourse
+from hepcourse import config
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,8 @@ def bwrap_path() -> str | None:
 
 
 def _ro_binds() -> list[str]:
-    paths = {"/usr", "/etc", sys.base_prefix, sys.prefix, str(Path(hepcourse.__file__).resolve().parent)}
+    paths = {"/usr", "/etc", sys.base_prefix, sys.prefix, str(Path(hepcourse.__file__).resolve().parent),
+             str(config.DATA_DIR.resolve())}                  # committed data sets and checkpoints: no secrets
     args = []
     for p in sorted(paths):
         if os.path.exists(p):
