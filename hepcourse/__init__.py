@@ -6,4 +6,4 @@ training loop), ``losses`` (likelihood losses), ``models`` (network architecture
 models) and ``grading`` (test helpers and the autograder used by the course's tests).
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
