@@ -296,9 +296,7 @@ def read_csv(path: Path | None = None) -> list[dict]:
 
 
 def _plot(scores: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
+    # no matplotlib.use("Agg") here: in a notebook it would switch off the inline figures that follow
     import matplotlib.pyplot as plt
 
     from . import plot
