@@ -49,6 +49,7 @@ from typing import Callable
 import numpy as np
 
 from .. import config
+from ..physics.jets import delta_r, pt_eta_phi
 
 __all__ = ["DATASETS", "DatasetSpec", "Process", "MAX_PARTICLES", "chunk_seed", "generate_chunk", "make",
            "versions", "MakeResult", "sample_events"]
@@ -298,18 +299,6 @@ def _top_decays(ids, d1, d2) -> list[tuple[int, int, int, int, int]]:
     return out
 
 
-def _pt_eta_phi(px, py, pz):
-    pt = np.hypot(px, py)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        eta = np.arcsinh(pz / pt)
-    return pt, eta, np.arctan2(py, px)
-
-
-def _dr(eta1, phi1, eta2, phi2):
-    dphi = np.mod(phi1 - phi2 + np.pi, 2 * np.pi) - np.pi
-    return np.hypot(eta1 - eta2, dphi)
-
-
 class _Charges:
     """PDG id → electric charge, from Pythia's particle data (cached)."""
 
@@ -383,7 +372,7 @@ def generate_chunk(spec: DatasetSpec, process_index: int, chunk_index: int, n_je
         leading = ak.firsts(jets[lead])
         lpx, lpy, lpz, le = (ak.to_numpy(ak.fill_none(leading[c], 0.0)).astype(np.float64)
                              for c in ("px", "py", "pz", "E"))
-        lpt, leta, lphi = _pt_eta_phi(lpx, lpy, lpz)
+        lpt, leta, lphi = pt_eta_phi(lpx, lpy, lpz)
         passed = np.flatnonzero((lpt > spec.pt_min) & (lpt < spec.pt_max) & (np.abs(np.nan_to_num(leta)) < spec.eta_max))
         for ev in passed:
             if len(rows) >= n_jets:
@@ -403,7 +392,7 @@ def generate_chunk(spec: DatasetSpec, process_index: int, chunk_index: int, n_je
             const = ak.to_numpy(vis_index[ev][index[ev][li]])
             px, py, pz, e = (ak.to_numpy(record.p[c])[const] for c in ("px", "py", "pz", "e"))
             ids = ak.to_numpy(record.id)[const]
-            pt, eta, phi = _pt_eta_phi(px, py, pz)
+            pt, eta, phi = pt_eta_phi(px, py, pz)
             order = np.argsort(-pt, kind="stable")
             parts.append({"pt": pt[order], "eta": eta[order], "phi": phi[order], "e": e[order],
                           "charge": np.rint(charges(ids[order])).astype(np.int8), "pid": ids[order]})
@@ -459,7 +448,7 @@ def _generate_event_chunk(spec: DatasetSpec, process_index: int, chunk_index: in
     counts = ak.to_numpy(ak.num(prt.id))
     px, py, pz, e = (ak.to_numpy(ak.flatten(prt.p[c])) for c in ("px", "py", "pz", "e"))
     ids = ak.to_numpy(ak.flatten(prt.id))
-    pt, eta, phi = _pt_eta_phi(px, py, pz)
+    pt, eta, phi = pt_eta_phi(px, py, pz)
     charge = np.rint(charges(ids)).astype(np.int8)
     # sort each event's particles by decreasing energy
     row = np.repeat(np.arange(len(counts)), counts)
@@ -510,7 +499,7 @@ def _generate_dijet_chunk(spec: DatasetSpec, process_index: int, chunk_index: in
                 continue
             j = jets[ev]
             comp = {c: ak.to_numpy(j[c])[o[:2]].astype(np.float64) for c in ("px", "py", "pz", "E")}
-            jpt, jeta, jphi = _pt_eta_phi(comp["px"], comp["py"], comp["pz"])
+            jpt, jeta, jphi = pt_eta_phi(comp["px"], comp["py"], comp["pz"])
             if not (jpt[0] > spec.pt_min and np.all(np.abs(jeta) < spec.eta_max)):
                 continue
             record = prt[ev]
@@ -523,7 +512,7 @@ def _generate_dijet_chunk(spec: DatasetSpec, process_index: int, chunk_index: in
                 const = ak.to_numpy(vis_index[ev][index[ev][int(o[k])]])
                 cpx, cpy, cpz, ce = (ak.to_numpy(record.p[c])[const] for c in ("px", "py", "pz", "e"))
                 ids = ak.to_numpy(record.id)[const]
-                cpt, ceta, cphi = _pt_eta_phi(cpx, cpy, cpz)
+                cpt, ceta, cphi = pt_eta_phi(cpx, cpy, cpz)
                 srt = np.argsort(-cpt, kind="stable")
                 m2 = comp["E"][k] ** 2 - comp["px"][k] ** 2 - comp["py"][k] ** 2 - comp["pz"][k] ** 2
                 row.update({f"j{k + 1}_pt": jpt[k], f"j{k + 1}_eta": jeta[k], f"j{k + 1}_phi": jphi[k],
@@ -581,8 +570,8 @@ def _match_top(record, jet_eta: float, jet_phi: float, match_r: float) -> dict |
     p = {c: ak.to_numpy(record.p[c]) for c in ("px", "py", "pz", "e")}
     best = None
     for decay in _top_decays(ids, d1, d2):
-        pt, eta, phi = _pt_eta_phi(p["px"][list(decay)], p["py"][list(decay)], p["pz"][list(decay)])
-        dr = _dr(eta, phi, jet_eta, jet_phi)
+        pt, eta, phi = pt_eta_phi(p["px"][list(decay)], p["py"][list(decay)], p["pz"][list(decay)])
+        dr = delta_r(eta, phi, jet_eta, jet_phi)
         if best is None or dr[0] < best[1][0]:
             best = (decay, dr, pt, eta, phi)
     if best is None:

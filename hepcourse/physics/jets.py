@@ -57,16 +57,22 @@ def to_cartesian(pt, eta, phi, e=None, m=None):
     return px, py, pz, np.asarray(e, dtype=float)
 
 
+def pt_eta_phi(px, py, pz):
+    """:math:`(p_x, p_y, p_z)` to :math:`(p_T, \\eta, \\phi)`: :math:`p_T = \\sqrt{p_x^2 + p_y^2}`,
+    :math:`\\eta = \\operatorname{arsinh}(p_z/p_T)`, :math:`\\phi = \\operatorname{atan2}(p_y, p_x)`;
+    η = ±∞ along the beam (:math:`p_T = 0`)."""
+    pt = np.hypot(px, py)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eta = np.arcsinh(np.where(pt > 0, pz / pt, np.sign(pz) * np.inf))
+    return pt, eta, np.arctan2(py, px)
+
+
 def to_collider(px, py, pz, e):
     """:math:`(p_x, p_y, p_z, E)` to :math:`(p_T, \\eta, \\phi, m)`, with
     :math:`m = \\sqrt{\\max(E^2 - |\\vec p|^2, 0)}` (rounding can make :math:`E^2 - p^2` slightly
     negative for massless sums). A particle along the beam (:math:`p_T = 0`) gets η = ±∞."""
     px, py, pz, e = (np.asarray(a, dtype=float) for a in (px, py, pz, e))
-    pt = np.hypot(px, py)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        eta = np.arcsinh(np.where(pt > 0, pz / pt, np.sign(pz) * np.inf))
-    phi = np.arctan2(py, px)
-    return pt, eta, phi, invariant_mass(px, py, pz, e)
+    return (*pt_eta_phi(px, py, pz), invariant_mass(px, py, pz, e))
 
 
 def rapidity(pz, e):
