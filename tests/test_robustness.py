@@ -132,10 +132,12 @@ def test_huge_outputs_are_truncated(graded):
 def test_grades_export_has_a_row_and_a_reason_for_everyone(graded, tmp_path):
     path = export_csv(graded["grades"], tmp_path / "grades.csv")
     rows = list(csv.DictReader(path.open()))
-    assert list(rows[0])[:2] == ["student", "test_log_lr"] and list(rows[0])[-4:] == ["total", "max", "status", "reason"]
+    assert list(rows[0])[:2] == ["student", "test_log_lr: Part A — the exact likelihood ratio"]
+    assert list(rows[0])[-6:] == ["total", "max", "status", "reason", "submitted_at", "hours_late"]
     assert len(rows) == len(CASES) + 1 and len(path.read_text().splitlines()) == len(rows) + 1
     shutil.copy(path, graded["base"] / "grades.csv")
     by_student = {r["student"]: r for r in rows}
     assert by_student["os_exit"]["status"] == "needs manual grading" and "kernel died" in by_student["os_exit"]["reason"]
     assert by_student["not_json"]["total"] == "0" and "not a valid notebook" in by_student["not_json"]["reason"]
+    assert by_student["not_json"]["status"] == by_student["empty_file"]["status"] == "needs manual grading"
     assert by_student["solution"]["total"] == "15" and by_student["solution"]["reason"] == ""
