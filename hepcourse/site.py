@@ -2,7 +2,7 @@
 
     hepcourse site                      full mode, with the Solutions part, into _build/html
     hepcourse site --quick --path-output _build/quick
-    hepcourse site --no-solutions       a classroom build (make book SOLUTIONS=0)
+    hepcourse site --no-solutions       a classroom build (make book SOLUTIONS=0) into _build/classroom
 
 The Solutions part holds each assignment's reference solution, made by ``nbgrader
 generate_solution`` with the hidden tests removed (``ClearHiddenTests``). Jupyter Book builds only
@@ -28,6 +28,9 @@ import yaml
 from .config import BUILD_DIR, ROOT
 
 SOLUTIONS_DIR = ROOT / "book" / "solutions"
+CLASSROOM_OUTPUT = BUILD_DIR / "classroom"
+"""A classroom build's own folder: Sphinx never deletes pages, so a build without solutions into the
+folder of a build with them would still publish the solution pages."""
 
 
 def generate_solutions(out_dir: Path = SOLUTIONS_DIR) -> list[Path]:
@@ -88,6 +91,13 @@ def toc(solutions: bool, out: Path) -> Path:
     return out
 
 
+def _remove_rendered(build_dir: Path) -> None:
+    """Delete the rendered pages, Sphinx's environment and the executed copies of the notebooks
+    under ``build_dir``; the execution cache (``.jupyter_cache``) stays, so nothing re-executes."""
+    for name in ("html", ".doctrees", "jupyter_execute"):
+        shutil.rmtree(build_dir / name, ignore_errors=True)
+
+
 @dataclass
 class Build:
     returncode: int
@@ -97,7 +107,14 @@ class Build:
 
 def build(quick: bool = False, solutions: bool = True, path_output: Path | None = None,
           execute: bool = True, extra_env: dict | None = None) -> Build:
-    """Run ``jupyter-book build . -W --keep-going`` and return the result (it does not raise)."""
+    """Run ``jupyter-book build . -W --keep-going`` and return the result (it does not raise).
+
+    A classroom build (``solutions=False``) goes to ``_build/classroom`` unless told otherwise, and
+    starts from an empty HTML folder wherever it goes: no page of an earlier build survives.
+    """
+    if not solutions:
+        path_output = Path(path_output) if path_output else CLASSROOM_OUTPUT
+        _remove_rendered(Path(path_output) / "_build")
     out = Path(path_output) if path_output else ROOT
     name = f"{'quick' if quick else 'full'}-{'solutions' if solutions else 'classroom'}"
     if solutions:

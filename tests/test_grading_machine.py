@@ -157,3 +157,24 @@ def test_check_works_where_resource_does_not_exist(tmp_path):
     out = subprocess.run([sys.executable, "-m", "hepcourse.cli", "check", str(mine)], env=env, cwd=ROOT,
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0 and "11 / 11" in out.stdout, out.stdout + out.stderr
+
+
+def test_nbgraders_unsandboxed_autograde_is_off_and_says_what_to_run(tmp_path):
+    """The formgrader's Autograde button and `nbgrader autograde` read nbgrader_config.py: they
+    refuse to run student code and name the sandboxed command."""
+    env = {**os.environ, "HEPCOURSE_GRADING_DIR": str(tmp_path / "grading"),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("HEPCOURSE_ALLOW_UNSANDBOXED", None)
+    nbgrader = str(Path(sys.executable).with_name("nbgrader"))
+    out = subprocess.run([nbgrader, "generate_assignment", "ch00_data", "--force"], cwd=ROOT, env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    nb = filled_release("ch00_data")
+    nb.cells[1].source += f"\nopen({str(tmp_path / 'ran')!r}, 'w').write('student code ran')"
+    submitted = tmp_path / "grading" / "submitted" / "eve" / "ch00_data" / "ch00_data.ipynb"
+    submitted.parent.mkdir(parents=True)
+    nbformat.write(nb, submitted)
+    out = subprocess.run([nbgrader, "autograde", "ch00_data", "--student", "eve"], cwd=ROOT, env=env,
+                         capture_output=True, text=True)
+    assert out.returncode != 0 and not (tmp_path / "ran").exists()
+    assert "hepcourse grade autograde ch00_data (add --student eve" in " ".join((out.stdout + out.stderr).split())

@@ -19,7 +19,7 @@ import yaml
 
 from hepcourse.config import ROOT
 from hepcourse.grading import autograde
-from hepcourse.grading.classroom import export_csv
+from hepcourse.grading.instructor import export_csv
 from hepcourse.grading.sandbox import Limits, bwrap_path
 from hepcourse.grading.submissions import build_submission, filled_release
 

@@ -9,6 +9,7 @@ and :func:`report` prints it part by part, as the notebook names the parts. The 
 
 from __future__ import annotations
 
+import os
 import shutil
 import textwrap
 from pathlib import Path
@@ -17,7 +18,9 @@ from ..config import ROOT
 from .course import RELEASE_DIR, find_assignment, plain, release_notebook, source_notebook
 from .grader import PartGrade, SubmissionGrade, autograde
 
-WORKSPACE = ROOT / "workspace"
+WORKSPACE = Path(os.path.expanduser(os.environ.get("HEPCOURSE_WORKSPACE") or ROOT / "workspace"))
+"""Where :func:`start` puts learners' copies: ``workspace/`` (git-ignored), or ``$HEPCOURSE_WORKSPACE``
+(on a hub, where the course folder is shared and read-only: ``~/workspace``)."""
 NO_HIDDEN_TESTS = ("the hidden tests are not on this machine (there is no solutions/ folder, as in a class's "
                    "image): only the visible tests ran")
 

@@ -92,6 +92,23 @@ class UseExecuted(NbGraderPreprocessor):
         return nb, resources
 
 
+UNSANDBOXED = ("nbgrader's own autograde (the formgrader's Autograde button, `nbgrader autograde`) would run "
+               "this student's code without a sandbox, with your rights, so this course turns it off. Autograde in "
+               "the sandbox with: hepcourse grade autograde {assignment} (add --student {student} for one student); "
+               "the formgrader then shows the results. For notebooks you trust, HEPCOURSE_ALLOW_UNSANDBOXED=1 "
+               "switches nbgrader's autograde back on.")
+
+
+class RefuseUnsandboxed(NbGraderPreprocessor):
+    """Put first among nbgrader's autograde preprocessors by ``nbgrader_config.py``: stops the
+    unsandboxed autograde of the formgrader and the ``nbgrader`` command, saying what to run instead."""
+
+    def preprocess(self, nb, resources):
+        info = resources.get("nbgrader", {})
+        raise GradingError(UNSANDBOXED.format(assignment=info.get("assignment", "ASSIGNMENT"),
+                                              student=info.get("student", "STUDENT")))
+
+
 def _is_test(cell) -> bool:
     meta = cell.metadata.get("nbgrader", {})
     return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
