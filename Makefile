@@ -39,7 +39,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 
 install: $(STAMP)  ## create .venv and install the pinned dependencies
 
-book: $(STAMP)  ## build the website (full mode, lectures executed) into _build/html; SOLUTIONS=0: no solutions
+book: $(STAMP)  ## build the website (full mode, lectures executed) into _build/html; SOLUTIONS=0: classroom site, no solutions, in _build/classroom
 	$(BIN)/hepcourse site $(if $(filter 0,$(SOLUTIONS)),--no-solutions)
 
 system:  ## what pip cannot install: Chromium (website tests), bubblewrap (grading sandbox); installs with apt as root, else says how

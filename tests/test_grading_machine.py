@@ -109,9 +109,11 @@ def test_changing_cells_after_submissions_is_caught_and_explained(tmp_path):
     nb = nbformat.read(source, as_version=4)
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_delta_r")
     cell.source = cell.source.replace("### END HIDDEN TESTS", "assert False, 'a check added mid-term'\n### END HIDDEN TESTS")
+    cell.metadata["nbgrader"]["points"] = 3
     nbformat.write(nb, source)
     again = grade()
-    assert again["ada"].score == 9 and "a check added mid-term" in again["ada"].parts["test_delta_r"].message
+    assert again["ada"].score == 9 and again["ada"].max_score == 12, "new contents and points count at the next grading"
+    assert "a check added mid-term" in again["ada"].parts["test_delta_r"].message
     new = nbformat.v4.new_code_cell("assert True", metadata={"nbgrader": {
         "grade": True, "grade_id": "test_new", "points": 1, "locked": True, "solution": False, "schema_version": 3}})
     nb.cells.insert(-1, new)

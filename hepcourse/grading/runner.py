@@ -49,16 +49,21 @@ class CappedClient(NotebookClient):
         return super().output(outs, msg, display_id, cell_index)
 
 
-def set_limits(memory_mb: int, cpu_s: int, file_mb: int = 256) -> bool:
+def set_limits(memory_mb: int, cpu_s: int, file_mb: int = 256) -> list[str]:
     """Limit this process and its children (the kernel): address space, CPU time, size of a
-    written file. Returns False where the operating system offers no ``setrlimit`` (Windows)."""
+    written file. Returns the limits the operating system accepted: none on Windows (no
+    ``resource``); macOS may refuse the address-space limit, which it does not enforce anyway."""
     if resource is None:
-        return False
-    mem = memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (file_mb * 1024 * 1024,) * 2)
-    return True
+        return []
+    applied = []
+    for name, value in (("RLIMIT_AS", memory_mb * 1024 * 1024), ("RLIMIT_CPU", cpu_s),
+                        ("RLIMIT_FSIZE", file_mb * 1024 * 1024)):
+        try:
+            resource.setrlimit(getattr(resource, name), (value, value))
+            applied.append(name)
+        except (ValueError, OSError, AttributeError):
+            continue
+    return applied
 
 
 def main(argv=None) -> int:
