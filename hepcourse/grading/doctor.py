@@ -224,7 +224,10 @@ def _kernel_finding() -> Finding:
     except NoSuchKernel:
         return Finding("FAIL", "no Jupyter kernel named python3, which grading starts",
                        "python -m ipykernel install --sys-prefix")
-    return Finding("ok", f"the kernel grading starts, python3, is installed ({spec.argv[0]})")
+    import sys
+
+    exe = sys.executable if spec.argv[0] in {"python", "python3", "{python}"} else spec.argv[0]
+    return Finding("ok", f"the kernel grading starts, python3, is installed (it runs {exe})")
 
 
 def diagnose(source: Path | None = None, sandbox_probe: bool = True) -> list[Finding]:
