@@ -78,7 +78,8 @@ def _solutions(args) -> Path | None:
 def _grade_doctor(args) -> int:
     from .grading.doctor import diagnose, report
 
-    print("Checking this machine for grading a class (a minute: it starts sandboxes) ...", flush=True)
+    print("Checking this machine for grading a class" + ("" if args.no_probe else " (a minute: it starts sandboxes)")
+          + " ...", flush=True)
     findings = diagnose(_solutions(args), sandbox_probe=not args.no_probe)
     print(report(findings))
     return 1 if any(f.status == "FAIL" for f in findings) else 0
@@ -109,7 +110,7 @@ def _grade_autograde(args) -> int:
                                         sandbox=not args.no_sandbox, on_graded=lambda g: bar.update(),
                                         students=args.student or None, limits=limits)
     look = [f"{s} ({g.error})" if g.error else s for s, g in grades.items() if g.needs_manual_grade or g.score is None]
-    print(f"graded {len(grades)} submissions; {len(look)} need a look: " + ("none" if not look else ""))
+    print(f"graded {len(grades)} submissions; {len(look)} need a look" + (":" if look else ""))
     for line in look:
         print(f"  {line[:300]}")
     return 0

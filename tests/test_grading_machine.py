@@ -88,7 +88,7 @@ def test_secrets_under_a_folder_the_sandbox_shows_are_refused(tmp_path, monkeypa
     # a checkout under a shown folder: here the temporary folder plays /usr
     monkeypatch.setattr(sandbox, "visible_paths", lambda: [Path("/usr"), tmp_path])
     monkeypatch.setattr("hepcourse.grading.grader.check_sandbox", lambda: None)
-    with pytest.raises(SecretsExposed, match="the hidden tests .* which the sandbox shows read-only"):
+    with pytest.raises(SecretsExposed, match="the hidden tests .*: inside .*, which the sandbox shows read-only"):
         autograde("ch00_data", {"ada": filled_release("ch00_data")}, workdir=tmp_path / "course", sandbox=True)
     assert not (tmp_path / "course" / "submitted").exists(), "no submission should have run"
 

@@ -462,7 +462,7 @@ def feedback(assignment: str, source: Path | None = None) -> list[Path]:
     result = api.generate_feedback(assignment)
     if not result["success"]:
         raise GradingError(f"nbgrader generate_feedback failed: {result.get('error') or result.get('log')}")
-    root = Path(cfg.CourseDirectory.root) / cfg.CourseDirectory.feedback_directory
+    root = (Path(cfg.CourseDirectory.root) / cfg.CourseDirectory.feedback_directory).resolve()
     mathjax = root / "_mathjax"
     if not mathjax.exists():
         shutil.copytree(_mathjax_dir(), mathjax)

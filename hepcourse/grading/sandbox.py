@@ -89,7 +89,7 @@ def exposed(secrets: dict[str, Path]) -> list[str]:
         real = Path(path).resolve()
         for seen in visible_paths():
             if real == seen.resolve() or seen.resolve() in real.parents:
-                found.append(f"{what} ({real}) is inside {seen}, which the sandbox shows read-only")
+                found.append(f"{what} ({real}): inside {seen}, which the sandbox shows read-only")
                 break
     return found
 
