@@ -8,9 +8,7 @@ files, the grading machine's files or reach the network.
 import csv
 import os
 import shutil
-import socket
 import sqlite3
-import threading
 from pathlib import Path
 
 import nbformat
@@ -19,6 +17,7 @@ import yaml
 
 from hepcourse.config import ROOT
 from hepcourse.grading import autograde
+from hepcourse.grading.doctor import LoopbackListener
 from hepcourse.grading.instructor import export_csv
 from hepcourse.grading.sandbox import Limits, bwrap_path
 from hepcourse.grading.submissions import build_submission, filled_release
@@ -34,42 +33,13 @@ if bwrap_path() is None:
                 allow_module_level=True)
 
 
-class Listener:
-    """A TCP server on the grading machine's loopback that records whoever connects."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.connections = []
-        self.stop = False
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while not self.stop:
-            try:
-                conn, addr = self.sock.accept()
-                self.connections.append(addr)
-                conn.close()
-            except OSError:
-                continue
-
-    def close(self):
-        self.stop = True
-        self.thread.join()
-        self.sock.close()
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     base = tmp_path_factory.mktemp("class")
     course, host_tmp, inbox = base / "course", base / "host_tmp", base / "inbox"
     for d in (course, host_tmp, inbox):
         d.mkdir()
-    listener = Listener()
+    listener = LoopbackListener()
     context = {"repo": str(ROOT), "workdir": str(course), "gradebook": str(course / "gradebook.db"),
                "port": str(listener.port), "host_tmp": str(host_tmp)}
     assignment = SPEC["assignment"]

@@ -44,8 +44,9 @@ class Finding:
     fix: str = ""
 
 
-class _Listener:
-    """A TCP server on this machine's loopback; the sandbox must not reach it."""
+class LoopbackListener:
+    """A TCP server on this machine's loopback that records whoever connects: a sandbox must not
+    reach it (used here and by the robustness tests)."""
 
     def __init__(self):
         self.sock = socket.socket()
@@ -53,7 +54,7 @@ class _Listener:
         self.sock.listen()
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
-        self.reached = False
+        self.connections: list = []
         self.stop = False
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
@@ -61,8 +62,8 @@ class _Listener:
     def _serve(self):
         while not self.stop:
             try:
-                conn, _ = self.sock.accept()
-                self.reached = True
+                conn, addr = self.sock.accept()
+                self.connections.append(addr)
                 conn.close()
             except OSError:
                 continue
@@ -112,7 +113,7 @@ def _line(text: str, key: str) -> str:
 def _sandbox_findings(secrets: dict[str, Path]) -> list[Finding]:
     """Run the probe notebook in a sandbox with short limits and read what it saw."""
     limits = Limits(wall_s=120, cell_s=3, cpu_s=100, memory_mb=1024)
-    listener = _Listener()
+    listener = LoopbackListener()
     with tempfile.TemporaryDirectory(prefix="hepcourse-doctor-") as tmp:
         src, dst = Path(tmp) / "probe.ipynb", Path(tmp) / "done.ipynb"
         nbformat.write(_probe_notebook(listener.port, secrets, limits), src)
@@ -127,7 +128,7 @@ def _sandbox_findings(secrets: dict[str, Path]) -> list[Finding]:
     net, visible = _line(text, "NETWORK"), _line(text, "VISIBLE")
     findings = [
         Finding("ok", "network closed inside the sandbox (the internet and this machine's loopback unreachable)")
-        if net == "[]" and not listener.reached else
+        if net == "[]" and not listener.connections else
         Finding("FAIL", f"the sandbox reached the network: {net or 'the loopback of this machine'}",
                 "bubblewrap must run with --unshare-all (a private network namespace)"),
         Finding("ok", "the hidden tests, the gradebook and the submissions are invisible inside the sandbox")
