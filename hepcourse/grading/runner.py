@@ -25,6 +25,28 @@ from nbclient.exceptions import DeadKernelError
 
 TRUNCATED = "\n[output truncated by the grader: more than {kb} kB]\n"
 
+# Run in the kernel before the notebook (and removed from the graded copy). A cell that allocates
+# until the memory limit stops it leaves the kernel with no free memory at all, and a kernel that
+# fails to allocate while it sends its reply sends half a message: the runner then sees an
+# "Invalid Signature" and the rest of the notebook is lost. The kernel therefore holds a reserve
+# that is given back the moment a cell raises MemoryError, so it can report that error and run
+# the cells after it.
+MEMORY_RESERVE_MB = 128
+KERNEL_SETUP = f"""
+def _hepcourse_setup():
+    from IPython import get_ipython
+    reserve = [bytearray({MEMORY_RESERVE_MB} * 2**20)]
+
+    def on_memory_error(shell, etype, value, tb, tb_offset=None):
+        reserve.clear()
+        return shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+
+    get_ipython().set_custom_exc((MemoryError,), on_memory_error)
+
+_hepcourse_setup()
+del _hepcourse_setup
+"""
+
 
 class CappedClient(NotebookClient):
     """A NotebookClient that keeps at most ``cap_bytes`` of stream/text output per cell."""
@@ -79,6 +101,7 @@ def main(argv=None) -> int:
     set_limits(args.memory_mb, args.cpu_s)
 
     nb = nbformat.read(args.src, as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(KERNEL_SETUP))
     client = CappedClient(nb, cap_bytes=args.output_kb * 1024, timeout=args.cell_timeout, allow_errors=True,
                           kernel_name="python3", startup_timeout=120, record_timing=False,
                           interrupt_on_timeout=True, resources={"metadata": {"path": "."}},
@@ -91,6 +114,7 @@ def main(argv=None) -> int:
     except DeadKernelError as err:
         nb.metadata["hepcourse_grading"] = {"kernel_died": str(err)[:500]}
         status = 3
+    nb.cells.pop(0)
     nbformat.write(nb, args.dst)
     return status
 
