@@ -140,13 +140,13 @@ def hist_ratio(samples: Mapping[str, np.ndarray], bins, reference: str | None = 
 
 def chain_diagram(stages, ncols: int = 4, ax=None, box_width: float = 0.86, box_height: float = 0.62,
                   colors=None, fontsize: int = 9):
-    """Draw ``stages`` as boxes joined by arrows, row by row, ``ncols`` boxes per row.
+    """Draw ``stages`` as boxes joined by arrows, ``ncols`` boxes per row, in a snake: the first row
+    runs left to right, the second right to left below it, and so on, so every arrow is short.
 
     ``stages`` is a sequence of ``(title, detail)`` pairs; the title is printed in bold at the top
-    of the box and the detail (a string, ``\\n`` for new lines) below it. An arrow joins each box
-    to the next; at the end of a row it turns down to the start of the next row. Box ``k`` sits in
-    row ``k // ncols`` and column ``k % ncols``, at the centre ``(k % ncols, −(k // ncols))``.
-    Returns the axes; the boxes are its patches in order.
+    of the box and the detail (a string with new lines) below it. Box ``k`` sits in row
+    ``r = k // ncols`` at the centre ``(c, −r)``, with column ``c = k % ncols`` in even rows and
+    ``ncols − 1 − k % ncols`` in odd ones. Returns the axes; the boxes are its patches in order.
     """
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
@@ -154,24 +154,29 @@ def chain_diagram(stages, ncols: int = 4, ax=None, box_width: float = 0.86, box_
     if not stages:
         raise ValueError("chain_diagram needs at least one stage")
     nrows = -(-len(stages) // ncols)
+    width = min(ncols, len(stages))
     if ax is None:
-        _, ax = plt.subplots(figsize=(3.2 * min(ncols, len(stages)), 2.2 * nrows), layout="constrained")
+        _, ax = plt.subplots(figsize=(3.2 * width, (1.0 + 2.4 * box_height) * nrows), layout="constrained")
     colors = colors or [plt.cm.Pastel1(k % 9) for k in range(len(stages))]
-    centres = [(k % ncols, -(k // ncols)) for k in range(len(stages))]
+
+    def centre(k):
+        row, col = divmod(k, ncols)
+        return (col if row % 2 == 0 else ncols - 1 - col), -row
+
+    centres = [centre(k) for k in range(len(stages))]
     for (title, detail), (x, y), color in zip(stages, centres, colors):
         ax.add_patch(FancyBboxPatch((x - box_width / 2, y - box_height / 2), box_width, box_height,
                                     boxstyle="round,pad=0.02", facecolor=color, edgecolor="0.3", lw=1))
-        ax.text(x, y + box_height / 2 - 0.06, title, ha="center", va="top", fontsize=fontsize + 1, weight="bold")
-        ax.text(x, y + box_height / 2 - 0.19, detail, ha="center", va="top", fontsize=fontsize, linespacing=1.3)
+        ax.text(x, y + box_height / 2 - 0.05, title, ha="center", va="top", fontsize=fontsize + 1, weight="bold")
+        ax.text(x, y + box_height / 2 - 0.16, detail, ha="center", va="top", fontsize=fontsize, linespacing=1.3)
     for (x0, y0), (x1, y1) in zip(centres[:-1], centres[1:]):
-        if y0 == y1:       # next box in the same row
-            start, end = (x0 + box_width / 2, y0), (x1 - box_width / 2, y1)
-        else:              # end of a row: down and back to the first column
-            start, end = (x0, y0 - box_height / 2), (x1 + box_width / 2, y1 + 0.1)
-        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=14, color="0.25", lw=1.4,
-                                     connectionstyle="arc3,rad=0" if y0 == y1 else "angle3,angleA=-90,angleB=180"))
-    ax.set_xlim(-0.55, min(ncols, len(stages)) - 0.45)
-    ax.set_ylim(-(nrows - 1) - 0.45, 0.45)
+        if y0 == y1:       # next box in the same row, to the right or to the left
+            sign = 1 if x1 > x0 else -1
+            start, end = (x0 + sign * box_width / 2, y0), (x1 - sign * box_width / 2, y1)
+        else:              # end of a row: straight down to the box below
+            start, end = (x0, y0 - box_height / 2), (x1, y1 + box_height / 2)
+        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=14, color="0.25", lw=1.4))
+    ax.set_xlim(-0.5, width - 0.5)
+    ax.set_ylim(-(nrows - 1) - box_height / 2 - 0.08, box_height / 2 + 0.08)
     ax.set_axis_off()
-    ax.set_aspect("auto")
     return ax

@@ -76,10 +76,11 @@ def test_chain_diagram_draws_one_box_per_stage_in_rows():
     boxes = [p for p in ax.patches if type(p).__name__ == "FancyBboxPatch"]
     arrows = [p for p in ax.patches if type(p).__name__ == "FancyArrowPatch"]
     assert len(boxes) == 6 and len(arrows) == 5
-    # box k is centred at (k mod 4, -(k div 4)): the fifth box starts the second row
+    # a snake: the first row left to right, the second right to left, so the fifth box sits below the fourth
     centre = lambda b: (b.get_x() + b.get_width() / 2, b.get_y() + b.get_height() / 2)  # noqa: E731
-    np.testing.assert_allclose(centre(boxes[4]), (0, -1), atol=1e-9)
     np.testing.assert_allclose(centre(boxes[3]), (3, 0), atol=1e-9)
+    np.testing.assert_allclose(centre(boxes[4]), (3, -1), atol=1e-9)
+    np.testing.assert_allclose(centre(boxes[5]), (2, -1), atol=1e-9)
     titles = [t.get_text() for t in ax.texts]
     assert "stage 5" in titles and titles.count("detail 0\\nsecond line") == 1
     with pytest.raises(ValueError, match="at least one"):
