@@ -122,3 +122,12 @@ def test_the_pages_state_the_numbers_of_the_committed_file():
         assert f"{_peak(m, 100 if tree == 'top' else 0, 250, 5.0):.1f} GeV" in rows["jet mass"]
         assert f"{np.median(ak.to_numpy(a.jet_tau3) / ak.to_numpy(a.jet_tau2)):.2f}" in rows["median $\\tau_{32}$"]
         assert f"| {np.median(n):.0f} " in rows["median number of constituents"] or f" {np.median(n):.0f} |" in rows["median number of constituents"]
+
+
+def test_the_data_page_states_the_rates_and_acceptances_of_the_manifest():
+    info = manifest.read_manifest()["datasets"][SPEC.filename]
+    page = " ".join((config.ROOT / "book" / "data.md").read_text().split())      # one line: the page wraps anywhere
+    rates, generated = info["rates_jets_per_s_per_core"], info["generated_events"]
+    assert f"{rates['top']:.2f} top jets and {rates['qcd']:.2f} QCD jets per second per core" in page
+    assert (f"{info['counts']['top'] / generated['top']:.1%} of the $t\\bar t$ events and "
+            f"{info['counts']['qcd'] / generated['qcd']:.1%} of the QCD events give an accepted jet") in page
