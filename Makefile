@@ -1,7 +1,8 @@
 # Machine Learning for Particle Physics — the course's commands. `make help` lists them.
 #
 # Everything runs in a virtual environment in .venv, created on first use. PyTorch is installed
-# first, pinned (torch==2.13.0), from TORCH_INDEX when given, so that nothing later pulls another build.
+# first, pinned (torch==2.13.0), from TORCH_INDEX when given, so that nothing later pulls another build;
+# then the course with the exact versions of constraints.txt (pyproject.toml holds compatible ranges).
 
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -20,20 +21,30 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # nbgrader runs helper commands (alembic) by name: the environment's scripts must be on PATH
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help install book test lab check grade release data checkpoints system clean
+.PHONY: help install constraints check-install gpu-check book test lab check grade release data checkpoints system clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed; found " + sys.version)'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(BIN)/pip install --quiet -e ".[dev,generate]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
 	@touch $(STAMP)
 
-install: $(STAMP)  ## create .venv and install the pinned dependencies
+install: $(STAMP)  ## create .venv and install the pinned dependencies (constraints.txt)
+
+constraints: $(STAMP)  # rewrite constraints.txt from the installed environment (after a change of pyproject.toml)
+	@{ sed -n '/^#/p' constraints.txt; $(BIN)/pip freeze --exclude-editable | sed 's/^torch==\([0-9.]*\)+cpu$$/torch==\1/' \
+	  | LC_ALL=C sort -f; } > constraints.txt.new && mv constraints.txt.new constraints.txt && echo "wrote constraints.txt"
+
+check-install: $(STAMP)  ## install the course into a fresh venv from constraints.txt and import every module (about 2 min)
+	$(BIN)/pytest -m install -p no:cacheprovider tests/test_package.py
+
+gpu-check: $(STAMP)  ## on a machine with a GPU: GPU tests, timed retrains, the tagger benchmark -> _build/gpu-check/report.md
+	$(BIN)/python -m hepcourse.bench.gpu_check
 
 book: $(STAMP)  ## build the website (full mode, lectures executed) into _build/html; SOLUTIONS=0: no solutions
 	$(BIN)/hepcourse site $(if $(filter 0,$(SOLUTIONS)),--no-solutions)

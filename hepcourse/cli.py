@@ -114,16 +114,17 @@ def _bench(args) -> int:
 
     if args.what == "taggers":
         return _bench_taggers(args)
-    from .grading import bench
+    from .bench import grading
 
-    result = bench.run(args.assignment, n=args.n, baseline=args.baseline, jobs=args.jobs)
+    result = grading.run(args.assignment, n=args.n, baseline=args.baseline, jobs=args.jobs,
+                         variants=Path(args.variants) if args.variants else None)
     print(json.dumps(result, indent=1))
     return 0
 
 
 def _bench_taggers(args) -> int:
     """``hepcourse bench taggers``: train or load every tagger, write the CSV and the rejection plot."""
-    from . import bench_taggers
+    from .bench import taggers as bench_taggers
 
     rows, _ = bench_taggers.run(quick=True if args.quick else None, out=Path(args.out) if args.out else None,
                                 names=args.only or None)
@@ -132,7 +133,8 @@ def _bench_taggers(args) -> int:
         train_s = "-" if r["train_s"] is None else f"{r['train_s']:.0f}"
         print(f"{r['tagger']:22s} {r['auc']:7.4f} {r['rejection_03']:10.1f} {r['rejection_05']:10.1f} "
               f"{r['parameters']:8d} {train_s:>8s} {r['jets_per_s']:8d}  {r['device']}")
-    print("\nSeed 003 on the public top-tagging data set (1.2M training jets), for the ordering only:")
+    print("\nPlehn et al. [plehn2022modern] on the public top-tagging data set (1.2M training jets), "
+          "for the ordering only:")
     for net, auc, r05, r03, source in bench_taggers.PUBLISHED:
         print(f"{net:22s} {auc:7.4f} {r03:>10s} {r05 or '-':>10s}   ({source})")
     return 0
@@ -235,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=200, help="submissions in the fake class")
     p.add_argument("--baseline", type=int, default=20, help="of them graded by plain sequential nbgrader")
     p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--variants", help="grading: a YAML file of wrong-answer variants (tests/submissions/<assignment>.yml)")
     p.set_defaults(func=_bench)
 
     p = sub.add_parser("data", help="the data sets: make (generate), list, verify")
