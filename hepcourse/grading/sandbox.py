@@ -54,9 +54,10 @@ def bwrap_path() -> str | None:
 
 
 def _ro_binds() -> list[str]:
-    # the course's data sets (data/) are read by assignments through hepcourse.data.load
+    # the course's data sets (data/) are read by assignments through hepcourse.data.load; _config.yml marks
+    # the course folder for hepcourse.config.course_root (HEPCOURSE_ROOT below)
     paths = {"/usr", "/etc", sys.base_prefix, sys.prefix, str(Path(hepcourse.__file__).resolve().parent),
-             str(config.DATA_DIR.resolve())}
+             str(config.DATA_DIR.resolve()), str(config.ROOT.resolve() / "_config.yml")}
     args = []
     for p in sorted(paths):
         if os.path.exists(p):
@@ -83,7 +84,8 @@ def sandbox_command(workdir: Path, argv: list[str]) -> list[str]:
            "PYTHONDONTWRITEBYTECODE": "1", "NBGRADER_EXECUTION": "autograde",
            # import the hepcourse this grader runs (a git worktree, or PYTHONPATH), not the one an
            # editable install points to, which is not mounted; only the package folder is bound there
-           "PYTHONPATH": str(Path(hepcourse.__file__).resolve().parent.parent)}
+           "PYTHONPATH": str(Path(hepcourse.__file__).resolve().parent.parent),
+           "HEPCOURSE_ROOT": str(config.ROOT.resolve())}
     cmd = [bwrap, "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
            "--die-with-parent", "--new-session", "--clearenv"]
     for k, v in env.items():

@@ -10,7 +10,7 @@ and broadcasts like NumPy.
 
 Sources: G. P. Salam, *Towards jetography*, Eur. Phys. J. C 67 (2010) 637 [arXiv:0906.1833] for
 the kinematics and jet algorithms; J. Thaler and K. Van Tilburg, *Identifying boosted objects
-with N-subjettiness*, JHEP 03 (2011) 015 [arXiv:1011.2268] for τ_N; seed 003, Eq. (2.16).
+with N-subjettiness*, JHEP 03 (2011) 015 [arXiv:1011.2268] for τ_N; Plehn et al. [plehn2022modern], Eq. (2.16).
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def kt_axes(px, py, pz, e, n: int):
 
 
 def nsubjettiness(pt, y, phi, axes_y, axes_phi, beta: float = 1.0, r0: float = TAU_R0):
-    """N-subjettiness of one jet (seed 003, Eq. 2.16; Thaler and Van Tilburg, Eq. 2):
+    """N-subjettiness of one jet (Plehn et al. [plehn2022modern], Eq. 2.16; Thaler and Van Tilburg, Eq. 2):
 
     .. math:: \\tau_N = \\frac{1}{\\sum_k p_{T,k} R_0^\\beta}\\,
               \\sum_k p_{T,k} \\min\\big(\\Delta R_{1,k}, \\dots, \\Delta R_{N,k}\\big)^\\beta ,
