@@ -59,6 +59,15 @@ class History:
     def epochs_run(self) -> int:
         return len(self.train_loss)
 
+    def summary(self) -> str:
+        """One line for a notebook: epochs, time, and the monitored loss (validation, else training) after the
+        first and the last epoch and at its best."""
+        losses = self.val_loss or self.train_loss
+        which = "validation" if self.val_loss else "training"
+        return (f"trained {self.epochs_run} epochs in {self.seconds:.1f} s{' (stopped early)' * self.stopped_early}; "
+                f"{which} loss {losses[0]:.4f} after the first epoch, {losses[-1]:.4f} after the last, "
+                f"{losses[self.best_epoch]:.4f} at best (epoch {self.best_epoch + 1})")
+
 
 class TensorLoader:
     """Mini-batches of in-memory arrays, reshuffled every epoch: a light ``DataLoader``.

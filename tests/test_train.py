@@ -184,3 +184,11 @@ def test_restore_best_false_keeps_the_last_epoch():
         x, y = val_loader.dataset.tensors
         final = torch.nn.functional.mse_loss(model(x), y).item()
     assert final == pytest.approx(hist.val_loss[-1], rel=1e-5) and final > min(hist.val_loss)
+
+
+def test_history_summary_states_first_last_and_best_loss():
+    h = train.History(train_loss=[1.0, 0.5, 0.4], val_loss=[0.9, 0.3, 0.35], best_epoch=1, seconds=2.5)
+    assert h.summary() == ("trained 3 epochs in 2.5 s; validation loss 0.9000 after the first epoch, 0.3500 after "
+                           "the last, 0.3000 at best (epoch 2)")
+    h = train.History(train_loss=[2.0, 1.0], best_epoch=1, stopped_early=True)
+    assert "(stopped early); training loss 2.0000" in h.summary()

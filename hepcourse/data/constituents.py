@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["PARTICLE_INPUTS", "PAIR_INPUTS", "KINEMATICS", "PARTICLE_SHIFT_SCALE", "PAIR_SHIFT_SCALE", "standardise",
+__all__ = ["PARTICLE_INPUTS", "ANGLES", "PAIR_INPUTS", "KINEMATICS", "PARTICLE_SHIFT_SCALE", "PAIR_SHIFT_SCALE", "standardise",
            "ConstituentInputs", "four_momenta", "particle_features", "pairwise_features", "minkowski_products",
            "full_precision", "wrap_phi", "from_kinematics", "from_jets", "flat_features", "load_inputs"]
 
@@ -45,6 +45,8 @@ KINEMATICS = ("pt", "eta", "phi", "e")
 """The particle fields to ask :func:`hepcourse.data.load` for (``particle_fields=KINEMATICS``)."""
 PARTICLE_INPUTS = ("deta", "dphi", "log_pt", "log_e", "log_z", "log_e_rel", "dr")
 """Columns of :func:`particle_features`: Δη, Δφ to the jet axis, ln p_T, ln E (GeV), ln z, ln(E/E_J), ΔR."""
+ANGLES = (PARTICLE_INPUTS.index("deta"), PARTICLE_INPUTS.index("dphi"))
+"""The columns of Δη and Δφ in :data:`PARTICLE_INPUTS`: what an energy flow network's Φ and the first k-NN graph see."""
 PAIR_INPUTS = ("log_delta", "log_kt", "log_z", "log_m2")
 """Last axis of :func:`pairwise_features`: ln Δ, ln k_T (GeV), ln z, ln m² (GeV²)."""
 PARTICLE_SHIFT_SCALE = ((0.0, 0.2), (0.0, 0.2), (2.3, 1.1), (2.7, 1.2), (-4.0, 1.1), (-4.0, 1.1), (0.2, 0.2))

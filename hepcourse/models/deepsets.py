@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from ..data.constituents import PARTICLE_INPUTS, PARTICLE_SHIFT_SCALE
+from ..data.constituents import ANGLES, PARTICLE_INPUTS, PARTICLE_SHIFT_SCALE
 from .layers import Standardise, layer_stack, masked_mean, masked_sum
 
 __all__ = ["DeepSetsConfig", "ParticleFlowNetwork", "EnergyFlowNetwork"]
@@ -98,8 +98,8 @@ class EnergyFlowNetwork(nn.Module):
         super().__init__()
         self.cfg = cfg or DeepSetsConfig(**kwargs)
         c = self.cfg
-        self.angles = [PARTICLE_INPUTS.index("deta"), PARTICLE_INPUTS.index("dphi")]
-        self.standardise = Standardise([PARTICLE_SHIFT_SCALE[i] for i in self.angles])
+        self.angles = list(ANGLES)
+        self.standardise = Standardise([PARTICLE_SHIFT_SCALE[i] for i in ANGLES])
         self.phi = layer_stack([2, *c.phi_hidden, c.latent])
         self.F = layer_stack([c.latent, *c.f_hidden, 1], final_activation=False)
 

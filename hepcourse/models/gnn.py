@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from ..data.constituents import PARTICLE_INPUTS, PARTICLE_SHIFT_SCALE, wrap_phi
+from ..data.constituents import ANGLES, PARTICLE_INPUTS, PARTICLE_SHIFT_SCALE, wrap_phi
 from .layers import Standardise, layer_stack, masked_mean
 
 __all__ = ["EdgeConvConfig", "EdgeConv", "EdgeConvNet", "knn", "pairwise_distance2", "eta_phi_distance2"]
@@ -129,7 +129,7 @@ class EdgeConvNet(nn.Module):
         super().__init__()
         self.cfg = cfg or EdgeConvConfig(**kwargs)
         c = self.cfg
-        self.angles = [PARTICLE_INPUTS.index("deta"), PARTICLE_INPUTS.index("dphi")]
+        self.angles = list(ANGLES)                                 # Δη, Δφ: the first graph
         widths = [c.n_in] + [b[-1] for b in c.blocks]
         self.standardise = Standardise(PARTICLE_SHIFT_SCALE[:c.n_in])
         self.convs = nn.ModuleList(EdgeConv(d, b) for d, b in zip(widths[:-1], c.blocks))
