@@ -102,11 +102,21 @@ def _grade(args) -> int:
 def _site(args) -> int:
     from .site import build
 
-    result = build(args.quick, not args.no_solutions, Path(args.path_output) if args.path_output else None)
-    sys.stdout.write(result.log[-6000:])
-    if result.returncode == 0:
-        print(f"\nThe course website: file://{(result.html / 'index.html').resolve()}")
-    return result.returncode
+    def report(line: str) -> None:
+        print(line, flush=True)
+
+    print(f"Building the course website ({'quick' if args.quick else 'full'} mode"
+          f"{', without solutions' if args.no_solutions else ''}):", flush=True)
+    result = build(args.quick, not args.no_solutions, Path(args.path_output) if args.path_output else None,
+                   jobs=args.jobs, report=report)
+    if result.returncode != 0:
+        sys.stdout.write(result.log[-6000:])
+    for failed in result.failed:
+        print(f"\n{failed.notebook} failed:\n{failed.error[-3000:]}")
+    ok = result.returncode == 0 and not result.failed
+    status = "done" if ok else f"finished with problems ({len(result.failed)} notebook(s) failed)"
+    print(f"\n{status} in {result.seconds:.0f} s; the course website: file://{(result.html / 'index.html').resolve()}")
+    return 0 if ok else 1
 
 
 def _bench(args) -> int:
@@ -225,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="quick mode (HEPCOURSE_QUICK=1)")
     p.add_argument("--no-solutions", action="store_true", help="leave out the Solutions part (a classroom build)")
     p.add_argument("--path-output", help="build into PATH/_build/html")
+    p.add_argument("--jobs", type=int, default=None, help="notebooks executed at once (default: the cores, at most 4)")
     p.set_defaults(func=_site)
 
     p = sub.add_parser("bench", help="measure: `bench grading` = grading throughput vs sequential nbgrader; "
