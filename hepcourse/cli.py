@@ -152,14 +152,15 @@ def _bench_taggers(args) -> int:
 
 def _data(args) -> int:
     from .data import generate, manifest
+    from .data.registry import DATASETS
 
     if args.action == "make":
         if not args.names:
-            print("error: data make needs a data set name: " + ", ".join(generate.DATASETS), file=sys.stderr)
+            print("error: data make needs a data set name: " + ", ".join(DATASETS), file=sys.stderr)
             return 2
         for name in args.names:
-            if name not in generate.DATASETS:
-                print(f"error: unknown data set {name!r}; known: {', '.join(generate.DATASETS)}", file=sys.stderr)
+            if name not in DATASETS:
+                print(f"error: unknown data set {name!r}; known: {', '.join(DATASETS)}", file=sys.stderr)
                 return 2
         for name in args.names:
             result = generate.make(name, events=args.events, seed=args.seed, jobs=args.jobs,
@@ -173,7 +174,7 @@ def _data(args) -> int:
         return 0
     if args.action == "list":
         doc = manifest.read_manifest()
-        for name, spec in generate.DATASETS.items():
+        for name, spec in DATASETS.items():
             path = manifest.manifest_path().parent / spec.filename
             info = doc["datasets"].get(spec.filename)
             state = (f"{path.stat().st_size / 1e6:.1f} MB, "
@@ -185,7 +186,7 @@ def _data(args) -> int:
     doc = manifest.read_manifest()
     files = doc["datasets"]
     wanted = set(args.names)
-    names = {generate.DATASETS[n].filename if n in generate.DATASETS else n for n in wanted}
+    names = {DATASETS[n].filename if n in DATASETS else n for n in wanted}
     bad = 0
     for rel, info in files.items():
         if names and rel not in names:

@@ -169,3 +169,16 @@ def test_manifest_writes_are_atomic(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         manifest.write_section("datasets", "b.root", {"sha256": "2"}, path)
     assert path.read_text() == before and sorted(p.name for p in tmp_path.iterdir()) == ["MANIFEST"]
+
+
+def test_cli_lists_and_verifies_data_sets_by_name(data_dir, capsys):
+    from hepcourse.cli import main
+
+    assert main(["data", "list"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("jets-top-qcd", "dijet-resonance", "ee-z-hadrons"))
+    assert "rebuild: hepcourse data make jets-top-qcd --events 40" in out           # the synthetic file's entry
+    assert main(["data", "verify", "jets-top-qcd"]) == 0
+    assert "ok       data/jets-top-qcd.root" in capsys.readouterr().out
+    assert main(["data", "make", "no-such-set"]) == 2
+    assert "unknown data set 'no-such-set'; known: jets-top-qcd" in capsys.readouterr().err
