@@ -61,13 +61,13 @@ def _modules() -> list[str]:
 
 def test_one_version_everywhere():
     """pyproject.toml holds the version; the package reads it from its metadata; the book, its footer,
-    CITATION.cff and the latest CHANGELOG entry must say the same."""
+    CITATION.cff and the latest released CHANGELOG entry (below *Unreleased*) must say the same."""
     assert hepcourse.__version__ == VERSION
     book = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert book["parse"]["myst_substitutions"]["version"] == VERSION
     assert f"hepcourse {VERSION}" in book["html"]["extra_footer"]
     assert yaml.safe_load((ROOT / "CITATION.cff").read_text())["version"] == VERSION
-    latest = re.search(r"^## (\S+)", (ROOT / "CHANGELOG.md").read_text(), flags=re.M).group(1)
+    latest = re.search(r"^## (\d+\.\d+\.\d+)", (ROOT / "CHANGELOG.md").read_text(), flags=re.M).group(1)
     assert latest == VERSION
     assert not re.search(r"__version__\s*=\s*[\"']", (PACKAGE / "__init__.py").read_text())   # not written twice
 
@@ -109,22 +109,28 @@ def test_ranges_are_compatible_ranges_and_torch_is_exact():
 
 def test_direct_imports_are_declared_dependencies():
     """Every third-party package that hepcourse imports is a dependency of the package (pythia8mc, only
-    needed to generate data, in the `generate` extra); tooling stays in the extras."""
-    imported = set()
+    needed to generate data, in the `generate` extra; the website build's jupyter-cache in the `book`
+    extra, and only for hepcourse/site.py); tooling stays in the extras."""
+    extra_of_module = {"site.py": "book"}       # the website build (`hepcourse site`) needs the book extra
+    imported = {}                               # top-level module -> the extras that may provide it
     for path in PACKAGE.rglob("*.py"):
+        allowed = {"generate", extra_of_module.get(path.relative_to(PACKAGE).as_posix())}
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
-                imported |= {a.name.split(".")[0] for a in node.names}
+                names = {a.name.split(".")[0] for a in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                imported.add(node.module.split(".")[0])
-    third_party = imported - set(sys.stdlib_module_names) - {"hepcourse", "__future__"}
+                names = {node.module.split(".")[0]}
+            else:
+                continue
+            for name in names - set(sys.stdlib_module_names) - {"hepcourse", "__future__"}:
+                imported[name] = imported.get(name, allowed) & allowed
     distributions = md.packages_distributions()
     core = {canonicalize_name(r.name) for _, r in _requirements(extras=False)}
-    generate = {canonicalize_name(r.name) for g, r in _requirements() if g == "generate"}
     undeclared = {}
-    for module in sorted(third_party):
+    for module, extras in sorted(imported.items()):
         names = {canonicalize_name(d) for d in distributions.get(module, [module])}
-        if not names & (core | generate):
+        declared = core | {canonicalize_name(r.name) for g, r in _requirements() if g in extras}
+        if not names & declared:
             undeclared[module] = sorted(names)
     assert not undeclared, f"imported but not declared in pyproject.toml: {undeclared}"
     for name in ("fastjet", "sqlalchemy", "traitlets", "nbconvert"):

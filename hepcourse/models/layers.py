@@ -44,16 +44,22 @@ class Standardise(nn.Module):
     """(x − shift)/scale along the last axis, with fixed ``(shift, scale)`` pairs (one per column, e.g.
     :data:`hepcourse.data.constituents.PARTICLE_SHIFT_SCALE`), as :func:`hepcourse.data.constituents.standardise`.
 
-    The constants are non-persistent buffers: made once, moved by ``model.to(device)`` and cast by
-    ``model.double()``, and not part of the ``state_dict`` (they are not learned)."""
+    The constants are non-persistent float32 buffers: made once, moved by ``model.to(device)`` (also to
+    Apple's MPS, which has no float64), and not part of the ``state_dict`` (they are not learned). A
+    float64 input (a ``model.double()`` copy, for reference computations) is standardised with the
+    exact float64 constants, as :func:`~hepcourse.data.constituents.standardise` does."""
 
     def __init__(self, shift_scale):
         super().__init__()
-        c = torch.tensor(shift_scale, dtype=torch.float32)                      # (F, 2)
+        self.shift_scale = tuple(tuple(float(v) for v in pair) for pair in shift_scale)
+        c = torch.tensor(self.shift_scale, dtype=torch.float32)                 # (F, 2)
         self.register_buffer("shift", c[:, 0].clone(), persistent=False)
         self.register_buffer("scale", c[:, 1].clone(), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype == torch.float64:        # buffers cast by .double() hold float32-rounded constants
+            c = torch.tensor(self.shift_scale, dtype=torch.float64, device=x.device)
+            return (x - c[:, 0]) / c[:, 1]
         return (x - self.shift) / self.scale
 
 
