@@ -10,6 +10,8 @@ import torch
 
 from hepcourse import config, losses, models
 from hepcourse.models import bayesian, ensemble, mlp
+EPS = np.finfo(np.float64).eps   # 2.2e-16: float64 tolerances below are multiples of it, >= 100x the rounding bound
+FEW = 1e3 * EPS                  # a few float64 operations and <= 6-term sums per element, O(1) values
 
 
 # ------------------------------------------------------------------------------ MLP
@@ -111,15 +113,15 @@ def test_predictive_moments_split_the_mixture_variance():
     mu = torch.as_tensor(rng.normal(size=(6, 3)))
     sig = torch.as_tensor(rng.uniform(0.2, 1.0, size=(6, 3)))
     mean, stat, syst, tot = models.predictive_moments(mu, sig)
-    torch.testing.assert_close(tot ** 2, stat ** 2 + syst ** 2, rtol=1e-12, atol=0)   # Eq. 1.87
-    torch.testing.assert_close(stat, mu.std(0, unbiased=False), rtol=1e-12, atol=0)
+    torch.testing.assert_close(tot ** 2, stat ** 2 + syst ** 2, rtol=FEW, atol=0)   # Eq. 1.87
+    torch.testing.assert_close(stat, mu.std(0, unbiased=False), rtol=FEW, atol=0)
     # Monte Carlo: draws A ~ N(μ_k, σ_k²) with k uniform have mean `mean` and std `tot`
     k = rng.integers(0, 6, size=400_000)
     a = rng.normal(mu.numpy()[k], sig.numpy()[k])
     assert np.all(np.abs(a.mean(0) - mean.numpy()) < 4 * tot.numpy() / math.sqrt(len(k)))
     np.testing.assert_allclose(a.std(0), tot.numpy(), rtol=0.01)
     m_np = models.predictive_moments(mu.numpy(), None)                                  # NumPy, no σ
-    np.testing.assert_allclose(m_np[3], stat.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(m_np[3], stat.numpy(), rtol=FEW)
 
 
 # ------------------------------------------------------------------------------ ensembles
@@ -153,7 +155,7 @@ def test_repulsion_gradient_is_the_kernel_density_force():
     k = torch.exp(-d2 / h)
     # ∇_{f_i} Σ_j k(f_i, f_j) / Σ_j k(f_i, f_j) with the partners fixed = ∇_{f_i} log Σ_j k(f_i, f_j)
     expected = (k[:, :, None] * (-2 * (fd[:, None] - fd[None]) / h)).sum(1) / k.sum(1, keepdim=True)
-    torch.testing.assert_close(f.grad, expected, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(f.grad, expected, rtol=FEW, atol=FEW)    # 5-term sums of O(1) terms
     # a step against the gradient pushes the members apart
     spread_before = fd.std(0).mean()
     spread_after = (fd - 0.1 * f.grad).std(0).mean()
