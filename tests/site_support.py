@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -71,13 +71,31 @@ class Build:
     returncode: int | None = None       # None: not built by the tests (HEPCOURSE_SITE)
     seconds: float = 0.0
     log: str = ""
+    executions: dict = field(default_factory=dict)   # notebook path -> hepcourse.site.Execution
 
     def log_tail(self, n: int = 4000) -> str:
         return self.log[-n:]
 
+    def failed(self, docname: str) -> bool:
+        """Whether the notebook behind ``docname`` failed to execute (its own test reports it)."""
+        e = self.executions.get(f"{docname}.ipynb")
+        return e is not None and e.status == "failed"
+
+
+def _progress(line: str) -> None:
+    """Progress of the site build, written past pytest's capture (one line per notebook)."""
+    stream = sys.__stderr__
+    if stream is not None:
+        stream.write(f"\n[site] {line.strip()}")
+        stream.flush()
+
 
 def build_site() -> Build:
-    """Build the quick site once (or take ``HEPCOURSE_SITE``) and return where it is."""
+    """Build the quick site once (or take ``HEPCOURSE_SITE``) and return where it is.
+
+    The build executes every lecture once (two at a time), in quick mode: this is the suite's
+    lecture test (``test_lecture_executes``), so no lecture runs twice in a test run.
+    """
     given = os.environ.get("HEPCOURSE_SITE", "").strip()
     if given:
         html = Path(given).resolve()
@@ -86,9 +104,10 @@ def build_site() -> Build:
         return Build(html=html)
     from hepcourse import site as course_site
 
-    start = time.perf_counter()
-    built = course_site.build(quick=True, solutions=True, path_output=QUICK_OUTPUT)
-    return Build(html=built.html, returncode=built.returncode, seconds=time.perf_counter() - start, log=built.log)
+    built = course_site.build(quick=True, solutions=True, path_output=QUICK_OUTPUT, jobs=2, report=_progress)
+    _progress(f"built in {built.seconds:.0f} s")
+    return Build(html=built.html, returncode=built.returncode, seconds=built.seconds, log=built.log,
+                 executions={e.notebook: e for e in built.executions})
 
 
 def build_classroom_site() -> Build:

@@ -1,8 +1,11 @@
-"""The website, built in quick mode and opened from disk in headless Chromium.
+"""The website, built in quick mode and opened from disk in headless Chromium; and the lectures.
 
 One build per run (``_build/quick``; or the HTML folder in ``HEPCOURSE_SITE``), one browser for
-the whole module. Pages are opened as ``file://`` URLs, as a reader does after ``make book``.
-Without Chromium the browser tests are skipped (and fail under ``CI=true``).
+the whole module. The build executes every lecture once, in quick mode, and
+``test_lecture_executes[...]`` reports each lecture's outcome (with its traceback): a lecture that
+fails fails its own test, and its page is left out of the browser checks, which still run on every
+other page. Pages are opened as ``file://`` URLs, as a reader does after ``make book``. Without
+Chromium the browser tests are skipped (and fail under ``CI=true``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import yaml
 
 import site_support as ss
 
-pytestmark = pytest.mark.site
+pytestmark = [pytest.mark.site, pytest.mark.timeout(2400)]   # the module fixture builds the site (every lecture)
 
 MATHJAX_DONE = ("() => !window.MathJax || !window.MathJax.startup || !window.MathJax.startup.promise"
                 " || window.MathJax.startup.promise.then(() => true)")
@@ -50,11 +53,15 @@ def docs(site) -> list[str]:
     return ss.toc_docnames()
 
 
+LECTURES = [d for d in ss.toc_docnames(ss.ROOT / "_toc.yml") if d.startswith("lectures/")]
+
+
 @pytest.fixture(scope="module")
-def lectures(docs):
+def lectures(docs, site):
+    """The lecture pages whose notebook executed (a failed one is reported by its own test)."""
     found = [d for d in docs if d.startswith("lectures/")]
     assert found, "the TOC lists no lecture"
-    return found
+    return [d for d in found if not site.failed(d)]
 
 
 @pytest.fixture(scope="module")
@@ -153,6 +160,19 @@ def visit(browser):
         v.close()
 
 
+# ------------------------------------------------------------------------------------ lectures
+@pytest.mark.parametrize("lecture", LECTURES)
+def test_lecture_executes(site, lecture):
+    """Each lecture runs top to bottom in quick mode, its closing asserts included."""
+    if site.returncode is None:
+        pytest.skip(f"testing the site in HEPCOURSE_SITE={site.html}; the lectures were not executed here")
+    run = site.executions.get(f"{lecture}.ipynb")
+    assert run is not None, f"{lecture} was not executed by the site build"
+    if run.status == "failed":
+        pytest.fail(f"{lecture}.ipynb failed after {run.seconds:.0f} s:\n{run.error[-4000:]}", pytrace=False)
+    print(f"{lecture}: {run.status} in {run.seconds:.1f} s")
+
+
 # ------------------------------------------------------------------------------------ build
 def test_build_succeeds_with_warnings_as_errors(site):
     if site.returncode is None:
@@ -247,7 +267,7 @@ def test_intro_shows_the_course_version(rendered, docs):
     assert f"version {version}" in rendered[f"{docs[0]}.html"].text, f"version {version} is not on the front page"
 
 
-def test_solutions_part_shows_solutions_without_hidden_tests(html, docs):
+def test_solutions_part_shows_solutions_without_hidden_tests(site, html, docs):
     solutions = [d for d in docs if d.startswith("book/solutions/")]
     assert solutions, "the default build (SOLUTIONS=1) has no Solutions part"
     for doc in solutions:
@@ -255,7 +275,8 @@ def test_solutions_part_shows_solutions_without_hidden_tests(html, docs):
         code = " ".join(re.sub(r"<[^>]+>", "", m) for m in re.findall(r'<div class="highlight[^"]*">(.*?)</div>', page, re.S))
         assert "def " in code and "HIDDEN TESTS" not in page and "BEGIN SOLUTION" not in page, doc
         assert "NotImplementedError" not in code, f"{doc}: a solution page still has the exercise's stubs"
-        assert "passed" in page, f"{doc}: the visible tests' output (executed solution) is missing"
+        if site.executions.get(f"{doc}.ipynb"):      # the quick build of the tests renders solutions unexecuted
+            assert "passed" in page, f"{doc}: the visible tests' output (executed solution) is missing"
 
 
 def test_classroom_build_has_no_solutions_part():
