@@ -20,8 +20,9 @@ intact (the jet mass m, which a later fit or side-band estimate needs unsculpted
   distance correlation of Székely, Rizzo and Bakirov (2007), which is zero if and only if s and m are
   independent (:func:`distance_correlation_sq`, :func:`disco_loss`). No second network, no min–max.
 
-Both are trained by :func:`hepcourse.train.fit` with the losses :func:`adversarial_loss` and
-:func:`disco_loss`; a batch is ``(x, y, z)`` with ``z`` the quantity to decorrelate from.
+Both are trained by :func:`hepcourse.train.fit` with the losses :func:`adversarial_loss` (and the
+optimiser of :func:`adversarial_optimizer`) and :func:`disco_loss`; a batch is ``(x, y, z)`` with ``z``
+the quantity to decorrelate from (its bin index for the adversary).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from .losses import bce_with_logits
 from .models.mlp import MLP, MLPConfig
 
 __all__ = ["GradReverse", "grad_reverse", "distance_correlation_sq", "AdversaryConfig", "Adversary",
-           "AdversarialPair", "quantile_bins", "adversarial_loss", "disco_loss"]
+           "AdversarialPair", "quantile_bins", "adversarial_loss", "adversarial_optimizer", "disco_loss"]
 
 
 class GradReverse(torch.autograd.Function):
@@ -111,16 +112,17 @@ class AdversaryConfig:
 
 
 class Adversary(nn.Module):
-    """q(z-bin | s): an MLP from the classifier's output probability s (B, 1) to logits (B, n_bins) over
-    equally populated bins of the nuisance. Its cross-entropy estimates H(z|s) from above."""
+    """q(z-bin | f): an MLP from the classifier's output logit f (B,) to logits (B, n_bins) over equally
+    populated bins of the nuisance. Its cross-entropy estimates H(z|f) from above. It reads the logit
+    rather than the probability σ(f), which crowds the confidently classified events near 0 and 1."""
 
     def __init__(self, cfg: AdversaryConfig | None = None):
         super().__init__()
         self.cfg = cfg or AdversaryConfig()
         self.net = MLP(MLPConfig(n_in=1, n_out=self.cfg.n_bins, hidden=self.cfg.hidden, activation=self.cfg.activation))
 
-    def forward(self, s: torch.Tensor) -> torch.Tensor:
-        return self.net(s.reshape(-1, 1))                                # (B, n_bins)
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        return self.net(f.reshape(-1, 1))                                # (B, n_bins)
 
 
 class AdversarialPair(nn.Module):
@@ -144,9 +146,17 @@ def adversarial_loss(model: AdversarialPair, batch, lam: float, on: int | None =
     logit = model.classifier(x).reshape(-1)                              # (B,)
     loss_f = bce_with_logits(logit, y.float())
     sel = torch.ones_like(y, dtype=torch.bool) if on is None else (y == on)
-    s = torch.sigmoid(grad_reverse(logit[sel], lam))                     # the adversary reads s ∈ (0, 1)
-    loss_r = nn.functional.cross_entropy(model.adversary(s), z_bin[sel].long())
+    loss_r = nn.functional.cross_entropy(model.adversary(grad_reverse(logit[sel], lam)), z_bin[sel].long())
     return loss_f + loss_r
+
+
+def adversarial_optimizer(model: AdversarialPair, lr: float = 1e-3, adversary_lr: float = 1e-2) -> torch.optim.Optimizer:
+    """Adam with a larger learning rate for the adversary than for the classifier: the min–max game
+    needs an adversary close to its optimum at every step, or the classifier learns to fool a weak
+    adversary rather than to forget the nuisance (Louppe et al. train the adversary several steps per
+    classifier step for the same reason). Pass it to :func:`hepcourse.train.fit` as ``optimizer``."""
+    return torch.optim.Adam([{"params": model.classifier.parameters(), "lr": lr},
+                             {"params": model.adversary.parameters(), "lr": adversary_lr}])
 
 
 def disco_loss(model: nn.Module, batch, lam: float, on: int | None = 0) -> torch.Tensor:

@@ -160,8 +160,10 @@ def test_decorrelation_on_the_sculpt_toy_approaches_the_decorrelated_optimum(met
         else:
             model = dc.AdversarialPair(clf, dc.Adversary(dc.AdversaryConfig(n_bins=10)))
             loss = lambda mod, batch, lam=lam: dc.adversarial_loss(mod, batch, lam)
+        opt = dc.adversarial_optimizer(model, 3e-3, 1e-2) if method != "disco" else None
         train.fit(model, loss, train.TensorLoader(x, y, z, batch_size=512, seed=1), cfg=train.TrainConfig(
-            epochs=25, lr=3e-3, patience=None, restore_best=False, progress=False), device=torch.device("cpu"))
+            epochs=25, lr=3e-3, patience=None, restore_best=False, progress=False), optimizer=opt,
+            device=torch.device("cpu"))
         results[lam] = _sculpt_eval(model)
     (auc0, jsd0, mi0), (auc1, jsd1, mi1) = results.values()
     assert auc0 > 0.93 and jsd0 > 0.05, results
