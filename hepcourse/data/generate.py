@@ -206,7 +206,7 @@ TOP_QCD_A14 = DatasetSpec(
                 "another parton-shower and multiparton-interaction setting for the same process",
     processes=TOP_QCD.processes,
     filename="jets-top-qcd-a14.root",
-    default_events=4_000,
+    default_events=2_000,
     common=COMMON_SETTINGS + ("Tune:pp = 21",),       # ATLAS A14 central tune, NNPDF2.3 LO
 )
 
