@@ -114,7 +114,10 @@ class AdversaryConfig:
 class Adversary(nn.Module):
     """q(z-bin | f): an MLP from the classifier's output logit f (B,) to logits (B, n_bins) over equally
     populated bins of the nuisance. Its cross-entropy estimates H(z|f) from above. It reads the logit
-    rather than the probability σ(f), which crowds the confidently classified events near 0 and 1."""
+    rather than the probability σ(f), which crowds the confidently classified events near 0 and 1, and
+    standardises it over the batch: otherwise the classifier can escape the adversary by shrinking or
+    shifting its output on the selected events (on the top/QCD jets, an adversary without it left the
+    mutual information with the mass unchanged). A batch needs at least two selected events."""
 
     def __init__(self, cfg: AdversaryConfig | None = None):
         super().__init__()
@@ -122,6 +125,8 @@ class Adversary(nn.Module):
         self.net = MLP(MLPConfig(n_in=1, n_out=self.cfg.n_bins, hidden=self.cfg.hidden, activation=self.cfg.activation))
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
+        f = f.reshape(-1)
+        f = (f - f.mean()) / (f.std() + 1e-6)     # standardised over the batch: rescaling its output hides nothing
         return self.net(f.reshape(-1, 1))                                # (B, n_bins)
 
 
