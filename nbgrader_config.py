@@ -1,15 +1,23 @@
 """nbgrader configuration of the course (read by `nbgrader ...` and the JupyterLab formgrader).
 
-All settings live in hepcourse.grading.course.course_config, shared with the course's own
-autograder. Submissions, autograded notebooks and feedback live under _build/nbgrader/. Instructors grading a class set NBGRADER_DB to keep the gradebook elsewhere; every
-nbgrader command must see the same gradebook path.
+All settings come from hepcourse.grading.course, shared with the course's own autograder
+(`hepcourse grade ...`), so both use the same gradebook and folders: submissions, autograded
+notebooks, feedback and the gradebook live in grading/ at the course root, or in
+$HEPCOURSE_GRADING_DIR when set ($NBGRADER_DB moves the gradebook alone). Every nbgrader command
+and the formgrader must see the same values: export them in each shell that grades.
+
+nbgrader's own autograde (the formgrader's Autograde button, `nbgrader autograde`) would run student
+code WITHOUT a sandbox, with your rights: it is switched off here and says what to run instead,
+`hepcourse grade autograde ASSIGNMENT` (the bubblewrap sandbox), whose grades the formgrader shows.
+HEPCOURSE_ALLOW_UNSANDBOXED=1 switches it back on, for notebooks you trust. See book/instructor.md.
 """
 
 import os
-from pathlib import Path
 
-from hepcourse.grading.course import course_config
+from hepcourse.grading.course import instructor_course
 
 c = get_config()  # noqa: F821  (injected by nbgrader)
-_db = os.environ.get("NBGRADER_DB")
-c.merge(course_config(Path(__file__).resolve().parent, Path(_db) if _db else None, work="_build/nbgrader"))
+# release = the committed exercises/, so `nbgrader release_assignment` hands them out through the exchange
+c.merge(instructor_course(release="exercises"))
+if os.environ.get("HEPCOURSE_ALLOW_UNSANDBOXED", "") != "1":
+    c.Autograde.autograde_preprocessors = ["hepcourse.grading.grader.RefuseUnsandboxed"]

@@ -1,69 +1,48 @@
-"""The ``hepcourse`` command.
+"""The ``hepcourse`` command: ``hepcourse --help``, and ``hepcourse <command> --help`` for each.
 
 Learners:
-    hepcourse start ch01                      copy the exercise to workspace/ (git-ignored)
-    hepcourse check workspace/ch01_....ipynb  grade a copy with the hidden tests, print a table
+    hepcourse start ch01                        copy the exercise to workspace/ (git-ignored)
+    hepcourse check workspace/ch01_....ipynb    grade a copy with the hidden tests, part by part
+    hepcourse list                              the assignments
 
-Instructors (details: book/instructor.md):
-    hepcourse release [ASSIGNMENT ...] [--force]        regenerate exercises/ from solutions/
-    hepcourse grade collect ASSIGNMENT FOLDER|ZIP       file submissions named <student>.ipynb
-    hepcourse grade autograde ASSIGNMENT [--jobs N]     autograde them in the sandbox
-    hepcourse grade feedback ASSIGNMENT                 feedback HTML (no hidden tests, offline math)
-    hepcourse grade export ASSIGNMENT [--out FILE]      grades CSV, one row per student
-    hepcourse site [--quick] [--no-solutions]           build the website
-    hepcourse bench grading [--n 200 --baseline 20]     grading throughput vs sequential nbgrader
-    hepcourse bench taggers [--quick] [--only NAME ...] the top taggers of chapters 01-04 on the same jets
-    hepcourse list                                      the assignments
+Instructors (details: book/instructor.md, book/hub.md):
+    hepcourse release [ASSIGNMENT ...] [--force]            regenerate exercises/ from solutions/
+    hepcourse grade doctor [--solutions DIR]                is this machine ready to grade a class?
+    hepcourse grade collect ASSIGNMENT FOLDER|ZIP [--update] [--due TIME]
+    hepcourse grade autograde ASSIGNMENT [--jobs N] [--student ID ...] [--solutions DIR]
+    hepcourse grade feedback ASSIGNMENT                     feedback HTML (no hidden tests, offline math)
+    hepcourse grade export ASSIGNMENT [--roster CSV] [--out FILE]
+    hepcourse site [--quick] [--no-solutions]               build the website
 
-Data (details: book/data.md):
+Data and benchmarks (details: book/data.md):
     hepcourse data make NAME [--events N] [--seed S] [--jobs J]   generate a data set into data/
-    hepcourse data list                                 the data sets and what is committed
-    hepcourse data verify [NAME ...]                    check data/ against data/MANIFEST
+    hepcourse data list | verify [NAME ...]
+    hepcourse bench taggers [--quick] [--only NAME ...]           the taggers of chapters 01-04 on the same jets
+    hepcourse bench grading [--n 200 --baseline 20]               grading throughput vs sequential nbgrader
+
+Library code raises exceptions; this module alone turns them into messages and exit statuses
+(0 success, 1 a check found problems or a notebook lost points, 2 a usage or course error).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
-
-def _release(args) -> int:
-    from .grading.release import ModifiedReleaseError, release
-
-    try:
-        written = release(args.assignments or None, force=args.force)
-    except ModifiedReleaseError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    for path in written:
-        print(f"released {path}")
-    return 0
-
-
-def _list(args) -> int:
-    from .grading.course import assignments
-
-    for name in assignments():
-        print(name)
-    return 0
+# ----------------------------------------------------------------------------- learners
 
 
 def _start(args) -> int:
     from .grading.classroom import start
 
-    try:
-        path = start(args.assignment, force=args.force)
-    except FileExistsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    path = start(args.assignment, force=args.force)
     print(f"Your copy: {path}\nOpen it in JupyterLab (make lab), then check it with: hepcourse check {path}")
     return 0
 
 
 def _check(args) -> int:
-    import time
-
     from .grading.classroom import check, report
 
     t0 = time.perf_counter()
@@ -74,28 +53,84 @@ def _check(args) -> int:
     return 0 if grade.score is not None and grade.score == grade.max_score else 1
 
 
-def _grade(args) -> int:
-    from .grading import classroom
+def _list(args) -> int:
+    from .grading.course import assignments
 
-    if args.action == "collect":
-        students = classroom.collect(args.assignment, Path(args.submissions))
-        print(f"collected {len(students)} submissions of {classroom.find_assignment(args.assignment)}: {', '.join(students)}")
-    elif args.action == "autograde":
-        from tqdm import tqdm
+    print("\n".join(assignments()))
+    return 0
 
-        with tqdm(desc="graded", unit="submission", ascii=True) as bar:
-            grades = classroom.grade_class(args.assignment, jobs=args.jobs,
-                                           source=Path(args.solutions) if args.solutions else None,
-                                           sandbox=not args.no_sandbox, on_graded=lambda g: bar.update())
-        manual = [s for s, g in grades.items() if g.needs_manual_grade or g.score is None]
-        print(f"graded {len(grades)} submissions; {len(manual)} need a look: {', '.join(manual) or 'none'}")
-    elif args.action == "feedback":
-        pages = classroom.feedback(args.assignment, source=Path(args.solutions) if args.solutions else None)
-        print(f"wrote {len(pages)} feedback pages under {pages[0].parents[2] if pages else '-'}")
-    elif args.action == "export":
-        assignment = classroom.find_assignment(args.assignment)
-        out = Path(args.out or classroom.grading_dir() / f"{assignment}-grades.csv")
-        print(f"wrote {classroom.export_csv(classroom.load_outcomes(assignment), out)}")
+
+# ----------------------------------------------------------------------------- instructors
+
+
+def _release(args) -> int:
+    from .grading.release import release
+
+    for path in release(args.assignments or None, force=args.force):
+        print(f"released {path}")
+    return 0
+
+
+def _solutions(args) -> Path | None:
+    return Path(args.solutions) if getattr(args, "solutions", None) else None
+
+
+def _grade_doctor(args) -> int:
+    from .grading.doctor import diagnose, report
+
+    print("Checking this machine for grading a class" + ("" if args.no_probe else " (a minute: it starts sandboxes)")
+          + " ...", flush=True)
+    findings = diagnose(_solutions(args), sandbox_probe=not args.no_probe)
+    print(report(findings))
+    return 1 if any(f.status == "FAIL" for f in findings) else 0
+
+
+def _grade_collect(args) -> int:
+    from .grading import instructor
+
+    done = instructor.collect(args.assignment, Path(args.submissions), update=args.update,
+                              names_from=args.names_from, due=args.due)
+    print(f"collected {len(done.filed)} submissions of {done.assignment}: {', '.join(done.filed) or 'none'}")
+    if done.kept_older:
+        print(f"kept {len(done.kept_older)} older versions under {Path(done.kept_older[0]).parents[1]}")
+    if done.due:
+        print(f"due date of {done.assignment}: {done.due.isoformat(timespec='minutes')} (recorded in the gradebook)")
+    return 0
+
+
+def _grade_autograde(args) -> int:
+    from tqdm import tqdm
+
+    from .grading import instructor
+    from .grading.sandbox import Limits
+
+    limits = Limits(**{k: v for k, v in (("wall_s", args.wall_s), ("cell_s", args.cell_s)) if v})
+    with tqdm(desc="graded", unit="submission", ascii=True) as bar:
+        grades = instructor.grade_class(args.assignment, jobs=args.jobs, source=_solutions(args),
+                                        sandbox=not args.no_sandbox, on_graded=lambda g: bar.update(),
+                                        students=args.student or None, limits=limits)
+    look = [f"{s} ({g.error})" if g.error else s for s, g in grades.items() if g.needs_manual_grade or g.score is None]
+    print(f"graded {len(grades)} submissions; {len(look)} need a look" + (":" if look else ""))
+    for line in look:
+        print(f"  {line[:300]}")
+    return 0
+
+
+def _grade_feedback(args) -> int:
+    from .grading import instructor
+
+    pages = instructor.feedback(args.assignment, source=_solutions(args))
+    print(f"wrote {len(pages)} feedback pages under {pages[0].parents[2] if pages else '-'}")
+    return 0
+
+
+def _grade_export(args) -> int:
+    from .grading import instructor
+
+    path = instructor.export(args.assignment, Path(args.out) if args.out else None,
+                             roster=Path(args.roster) if args.roster else None, source=_solutions(args),
+                             id_headers=args.id_headers)
+    print(f"wrote {path}")
     return 0
 
 
@@ -119,20 +154,20 @@ def _site(args) -> int:
     return 0 if ok else 1
 
 
-def _bench(args) -> int:
+# ----------------------------------------------------------------------------- data and benchmarks
+
+
+def _bench_grading(args) -> int:
     import json
 
-    if args.what == "taggers":
-        return _bench_taggers(args)
     from .grading import bench
 
-    result = bench.run(args.assignment, n=args.n, baseline=args.baseline, jobs=args.jobs)
-    print(json.dumps(result, indent=1))
+    print(json.dumps(bench.run(args.assignment, n=args.n, baseline=args.baseline, jobs=args.jobs), indent=1))
     return 0
 
 
 def _bench_taggers(args) -> int:
-    """``hepcourse bench taggers``: train or load every tagger, write the CSV and the rejection plot."""
+    """Train or load every tagger, write the CSV and the rejection plot, print the table."""
     from . import bench_taggers
 
     rows, _ = bench_taggers.run(quick=True if args.quick else None, out=Path(args.out) if args.out else None,
@@ -142,50 +177,51 @@ def _bench_taggers(args) -> int:
         train_s = "-" if r["train_s"] is None else f"{r['train_s']:.0f}"
         print(f"{r['tagger']:22s} {r['auc']:7.4f} {r['rejection_03']:10.1f} {r['rejection_05']:10.1f} "
               f"{r['parameters']:8d} {train_s:>8s} {r['jets_per_s']:8d}  {r['device']}")
-    print("\nSeed 003 on the public top-tagging data set (1.2M training jets), for the ordering only:")
+    print("\nPublished on the public top-tagging data set (1.2M training jets; Plehn et al.), for the ordering only:")
     for net, auc, r05, r03, source in bench_taggers.PUBLISHED:
         print(f"{net:22s} {auc:7.4f} {r03:>10s} {r05 or '-':>10s}   ({source})")
     return 0
 
 
-def _data(args) -> int:
+def _data_make(args) -> int:
+    from .data import generate
+
+    unknown = [n for n in args.names if n not in generate.DATASETS]
+    if unknown:
+        print(f"error: unknown data set {unknown[0]!r}; known: {', '.join(generate.DATASETS)}", file=sys.stderr)
+        return 2
+    for name in args.names:
+        result = generate.make(name, events=args.events, seed=args.seed, jobs=args.jobs,
+                               out=Path(args.out) if args.out else None,
+                               params={"alphas": args.alphas} if args.alphas is not None else None)
+        print(f"wrote {result.path} ({result.path.stat().st_size / 1e6:.1f} MB): "
+              + ", ".join(f"{k} {v}" for k, v in result.counts.items())
+              + f" in {result.seconds:.0f} s; rates (per s per core): "
+              + ", ".join(f"{k} {v}" for k, v in result.rates.items()))
+    return 0
+
+
+def _data_list(args) -> int:
     from .data import generate, manifest
 
-    if args.action == "make":
-        if not args.names:
-            print("error: data make needs a data set name: " + ", ".join(generate.DATASETS), file=sys.stderr)
-            return 2
-        for name in args.names:
-            if name not in generate.DATASETS:
-                print(f"error: unknown data set {name!r}; known: {', '.join(generate.DATASETS)}", file=sys.stderr)
-                return 2
-        for name in args.names:
-            result = generate.make(name, events=args.events, seed=args.seed, jobs=args.jobs,
-                                   out=Path(args.out) if args.out else None,
-                                   params={"alphas": args.alphas} if args.alphas is not None else None)
-            size = result.path.stat().st_size
-            print(f"wrote {result.path} ({size / 1e6:.1f} MB): " +
-                  ", ".join(f"{k} {v}" for k, v in result.counts.items()) +
-                  f" in {result.seconds:.0f} s; rates (per s per core): " +
-                  ", ".join(f"{k} {v}" for k, v in result.rates.items()))
-        return 0
-    if args.action == "list":
-        doc = manifest.read_manifest()
-        for name, spec in generate.DATASETS.items():
-            path = manifest.manifest_path().parent / spec.filename
-            info = doc["datasets"].get(spec.filename)
-            state = (f"{path.stat().st_size / 1e6:.1f} MB, "
-                     + ", ".join(f"{k} {v}" for k, v in info.get("counts", {}).items()) + f"; rebuild: {info.get('command')}"
-                     if path.exists() and info else "not generated")
-            print(f"{name:16s} {spec.description}\n{'':16s} data/{spec.filename}: {state}")
-        return 0
-    # verify
     doc = manifest.read_manifest()
-    files = doc["datasets"]
-    wanted = set(args.names)
-    names = {generate.DATASETS[n].filename if n in generate.DATASETS else n for n in wanted}
+    for name, spec in generate.DATASETS.items():
+        path = manifest.manifest_path().parent / spec.filename
+        info = doc["datasets"].get(spec.filename)
+        state = (f"{path.stat().st_size / 1e6:.1f} MB, "
+                 + ", ".join(f"{k} {v}" for k, v in info.get("counts", {}).items()) + f"; rebuild: {info.get('command')}"
+                 if path.exists() and info else "not generated")
+        print(f"{name:16s} {spec.description}\n{'':16s} data/{spec.filename}: {state}")
+    return 0
+
+
+def _data_verify(args) -> int:
+    from .data import generate, manifest
+
+    files = manifest.read_manifest()["datasets"]
+    names = {generate.DATASETS[n].filename if n in generate.DATASETS else n for n in args.names}
     bad = 0
-    for rel, info in files.items():
+    for rel in files:
         if names and rel not in names:
             continue
         try:
@@ -199,10 +235,87 @@ def _data(args) -> int:
     return 1 if bad else 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="hepcourse",
-                                     description="Tools of the course Machine Learning for Particle Physics.")
-    sub = parser.add_subparsers(dest="command", required=True)
+# ----------------------------------------------------------------------------- the parser
+
+
+def _grade_parser(sub) -> None:
+    grade = sub.add_parser("grade", help="grade a class: doctor, collect, autograde, feedback, export",
+                           description="Grade a class (book/instructor.md). Grading data live in grading/ "
+                                       "or $HEPCOURSE_GRADING_DIR.")
+    steps = grade.add_subparsers(dest="step", required=True, metavar="STEP")
+    private = argparse.ArgumentParser(add_help=False)
+    private.add_argument("--solutions", help="a private copy of solutions/ whose hidden tests students have not seen")
+
+    p = steps.add_parser("doctor", parents=[private], help="check this machine before grading a class")
+    p.add_argument("--no-probe", action="store_true", help="skip the checks that run notebooks in sandboxes")
+    p.set_defaults(func=_grade_doctor)
+
+    p = steps.add_parser("collect", help="file a folder or zip of notebooks (one per student)")
+    p.add_argument("assignment", help="assignment id or chapter (ch01)")
+    p.add_argument("submissions", help="a folder or zip: <student>.ipynb files, or a folder per student")
+    p.add_argument("--update", action="store_true", help="replace filed submissions by newer ones (older ones are kept)")
+    p.add_argument("--due", help="the assignment's due date, e.g. 2026-03-02T23:59+01:00 (no zone: local time)")
+    p.add_argument("--names-from", choices=["auto", "file", "folder"], default="auto",
+                   help="student ids from the file names, the folder names, or either (auto, the default)")
+    p.set_defaults(func=_grade_collect)
+
+    p = steps.add_parser("autograde", parents=[private], help="autograde the collected submissions in the sandbox")
+    p.add_argument("assignment")
+    p.add_argument("--jobs", type=int, default=2, help="notebooks graded at once (default 2)")
+    p.add_argument("--student", action="append", help="grade only this student (repeatable): a regrade")
+    p.add_argument("--wall-s", type=int, help="time limit of a whole notebook in seconds (default 180)")
+    p.add_argument("--cell-s", type=int, help="time limit of one cell in seconds (default 30)")
+    p.add_argument("--no-sandbox", action="store_true", help="run submissions unsandboxed (trusted notebooks only)")
+    p.set_defaults(func=_grade_autograde)
+
+    p = steps.add_parser("feedback", parents=[private], help="feedback pages without hidden tests")
+    p.add_argument("assignment")
+    p.set_defaults(func=_grade_feedback)
+
+    p = steps.add_parser("export", parents=[private], help="the grades CSV, from the gradebook")
+    p.add_argument("assignment")
+    p.add_argument("--out", help="the CSV file (default grading/<assignment>-grades.csv)")
+    p.add_argument("--roster", help="a CSV with columns id (course-system id) and submission (collected name)")
+    p.add_argument("--id-headers", action="store_true", help="part columns headed by the grade ids alone")
+    p.set_defaults(func=_grade_export)
+
+
+def _data_parser(sub) -> None:
+    data = sub.add_parser("data", help="the data sets: make, list, verify")
+    steps = data.add_subparsers(dest="step", required=True, metavar="STEP")
+    p = steps.add_parser("make", help="generate data sets into data/ (Pythia 8 + FastJet)")
+    p.add_argument("names", nargs="+", help="data set names (hepcourse data list)")
+    p.add_argument("--events", type=int, help="accepted jets per process (default: the committed size)")
+    p.add_argument("--seed", type=int, help="base seed (default: the committed seed)")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (the output does not depend on it)")
+    p.add_argument("--out", help="write this file instead of data/<name>.root (the MANIFEST is left alone)")
+    p.add_argument("--alphas", type=float, help="ee-z-hadrons: TimeShower:alphaSvalue (default 0.1365)")
+    p.set_defaults(func=_data_make)
+    steps.add_parser("list", help="the data sets and what is committed").set_defaults(func=_data_list)
+    p = steps.add_parser("verify", help="check data/ against data/MANIFEST")
+    p.add_argument("names", nargs="*", help="data sets (default: all)")
+    p.set_defaults(func=_data_verify)
+
+
+def _bench_parser(sub) -> None:
+    bench = sub.add_parser("bench", help="benchmarks: taggers, grading")
+    steps = bench.add_subparsers(dest="step", required=True, metavar="STEP")
+    p = steps.add_parser("taggers", help="the benchmark table of the taggers of chapters 01-04")
+    p.add_argument("--quick", action="store_true", help="tiny models on 2000 jets (writes _build/bench/)")
+    p.add_argument("--only", nargs="*", help="only these (e.g. BDT PFN EdgeConv)")
+    p.add_argument("--out", help="write the CSV and plot into this folder")
+    p.set_defaults(func=_bench_taggers)
+    p = steps.add_parser("grading", help="grading throughput against sequential nbgrader")
+    p.add_argument("--assignment", default="ch01_classification")
+    p.add_argument("--n", type=int, default=200, help="submissions in the fake class")
+    p.add_argument("--baseline", type=int, default=20, help="of them graded by plain sequential nbgrader")
+    p.add_argument("--jobs", type=int, default=2)
+    p.set_defaults(func=_bench_grading)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="hepcourse", description="Tools of the course Machine Learning for Particle Physics.")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("start", help="copy an exercise into workspace/ to work on it")
     p.add_argument("assignment", help="chapter (ch01) or assignment id")
@@ -214,57 +327,50 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sandbox", action="store_true", help="run it in the bubblewrap sandbox")
     p.set_defaults(func=_check)
 
+    sub.add_parser("list", help="list the assignments").set_defaults(func=_list)
+
     p = sub.add_parser("release", help="regenerate exercises/ from solutions/ with nbgrader")
     p.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
     p.add_argument("--force", action="store_true", help="overwrite releases edited by hand")
     p.set_defaults(func=_release)
 
-    p = sub.add_parser("grade", help="grade a class: collect, autograde, feedback, export")
-    p.add_argument("action", choices=["collect", "autograde", "feedback", "export"])
-    p.add_argument("assignment")
-    p.add_argument("submissions", nargs="?", help="collect: a folder or zip of <student>.ipynb files")
-    p.add_argument("--jobs", type=int, default=2, help="notebooks graded at once (default 2)")
-    p.add_argument("--solutions", help="a private copy of solutions/ whose hidden tests students have not seen")
-    p.add_argument("--out", help="export: the CSV file")
-    p.add_argument("--no-sandbox", action="store_true", help="run submissions unsandboxed (trusted notebooks only)")
-    p.set_defaults(func=_grade)
+    _grade_parser(sub)
 
     p = sub.add_parser("site", help="build the website (Jupyter Book) into _build/html")
     p.add_argument("--quick", action="store_true", help="quick mode (HEPCOURSE_QUICK=1)")
-    p.add_argument("--no-solutions", action="store_true", help="leave out the Solutions part (a classroom build)")
+    p.add_argument("--no-solutions", action="store_true",
+                   help="leave out the Solutions part (a classroom build, into its own folder _build/classroom)")
     p.add_argument("--path-output", help="build into PATH/_build/html")
     p.add_argument("--jobs", type=int, default=None, help="notebooks executed at once (default: the cores, at most 4)")
     p.set_defaults(func=_site)
 
-    p = sub.add_parser("bench", help="measure: `bench grading` = grading throughput vs sequential nbgrader; "
-                                     "`bench taggers` = the benchmark table of the top taggers")
-    p.add_argument("what", choices=["grading", "taggers"])
-    p.add_argument("--quick", action="store_true", help="taggers: tiny models on 2000 jets (writes _build/bench/)")
-    p.add_argument("--only", nargs="*", help="taggers: only these (e.g. BDT PFN EdgeConv)")
-    p.add_argument("--out", help="taggers: write the CSV and plot into this folder")
-    p.add_argument("--assignment", default="ch01_classification")
-    p.add_argument("--n", type=int, default=200, help="submissions in the fake class")
-    p.add_argument("--baseline", type=int, default=20, help="of them graded by plain sequential nbgrader")
-    p.add_argument("--jobs", type=int, default=2)
-    p.set_defaults(func=_bench)
+    _data_parser(sub)
+    _bench_parser(sub)
+    return top
 
-    p = sub.add_parser("data", help="the data sets: make (generate), list, verify")
-    p.add_argument("action", choices=["make", "list", "verify"])
-    p.add_argument("names", nargs="*", help="data set names (make: one or more; verify: default all)")
-    p.add_argument("--events", type=int, help="accepted jets per process (default: the committed size)")
-    p.add_argument("--seed", type=int, help="base seed (default: the committed seed)")
-    p.add_argument("--jobs", type=int, default=1, help="worker processes (the output does not depend on it)")
-    p.add_argument("--out", help="write this file instead of data/<name>.root (the MANIFEST is left alone)")
-    p.add_argument("--alphas", type=float, help="ee-z-hadrons: TimeShower:alphaSvalue (default 0.1365)")
-    p.set_defaults(func=_data)
 
-    p = sub.add_parser("list", help="list the assignments")
-    p.set_defaults(func=_list)
+def _for_the_user(err: Exception) -> bool:
+    """An error whose message says what to do (a traceback would not help)."""
+    from .grading.errors import GradingError
 
-    args = parser.parse_args(argv)
-    if args.command == "grade" and args.action == "collect" and not args.submissions:
-        parser.error("grade collect needs the folder or zip of submissions")
-    return args.func(args)
+    manifest = sys.modules.get("hepcourse.data.manifest")   # imported only by the data commands
+    user = (GradingError, FileNotFoundError, FileExistsError) + ((manifest.DataFileError,) if manifest else ())
+    return isinstance(err, user)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; errors the user can act on become a message and exit status 2."""
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except Exception as err:
+        if not _for_the_user(err):
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

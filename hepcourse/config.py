@@ -7,6 +7,8 @@ Environment variables (read when this module is imported):
 * ``HEPCOURSE_DEVICE``    force a torch device (``cpu``, ``cuda``, ``cuda:1``, ``mps``);
 * ``HEPCOURSE_NJOBS``     threads for libraries with their own thread pools (read by :func:`n_jobs`);
 * ``HEPCOURSE_PROGRESS=0`` no training progress bars (set by the website build; read by ``train.fit``).
+* ``HEPCOURSE_NO_PYTHIA=1`` behave as if pythia8mc were not installed (read by ``hepcourse.data.generate``;
+  the tests use it to run the lectures' fallback to stored jets on Linux).
 """
 
 from __future__ import annotations

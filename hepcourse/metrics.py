@@ -6,7 +6,8 @@ efficiency (true positive rate) is ε_S(t) = s_tagged / s_truth and the backgrou
 is the set of points (ε_S(t), ε_B(t)); the background *rejection* is 1/ε_B.
 
 Besides the ROC curve of one score (:func:`roc_curve`, :func:`auc`, :func:`rejection_at`), the
-module gives the statistical error of an AUC (:func:`auc_std`, DeLong), the ROC curve of the best
+module gives the statistical error of an AUC (:func:`auc_std`, DeLong) and of the difference of two
+AUCs measured on the same events (:func:`auc_difference_std`, paired DeLong), the ROC curve of the best
 member of a family of selections such as rectangular cuts (:func:`best_selection_roc`), and the
 significance of a counting experiment (:func:`significance_improvement`, :func:`asimov_significance`).
 
@@ -100,13 +101,41 @@ def auc_std(y, score) -> float:
     with the spread of the AUC over independent samples (see ``tests/test_metrics.py``).
     """
     y, score, _ = _labels_scores(y, score)
+    v_s, v_b = _delong_components(y, score)
+    return float(np.sqrt(v_s.var(ddof=1) / len(v_s) + v_b.var(ddof=1) / len(v_b)))
+
+
+def _delong_components(y, score):
+    """DeLong's structural components (V_S per signal event, V_B per background event), see :func:`auc_std`."""
     s, b = score[y == 1], score[y == 0]
     if len(s) < 2 or len(b) < 2:
         raise ValueError("the DeLong variance needs at least two signal and two background events")
     rank_all = _stats.rankdata(np.concatenate([s, b]))
     v_s = (rank_all[: len(s)] - _stats.rankdata(s)) / len(b)        # background fraction below each signal event
     v_b = 1.0 - (rank_all[len(s):] - _stats.rankdata(b)) / len(s)   # signal fraction above each background event
-    return float(np.sqrt(v_s.var(ddof=1) / len(s) + v_b.var(ddof=1) / len(b)))
+    return v_s, v_b
+
+
+def auc_difference_std(y, score_a, score_b) -> float:
+    """Standard error of AUC_a − AUC_b for two classifiers evaluated on the *same* events (paired DeLong).
+
+    Both AUCs are averages over the same signal–background pairs, so their statistical fluctuations
+    are correlated. With the structural components of :func:`auc_std` for each score,
+
+        Var(AUC_a − AUC_b) = Var(V_S^a − V_S^b)/n_S + Var(V_B^a − V_B^b)/n_B
+                           = σ_a² + σ_b² − 2 Cov_ab,
+
+    (DeLong, DeLong and Clarke-Pearson 1988, Biometrics 44, 837, Sec. 3). For two similar taggers the
+    covariance cancels most of σ_a² + σ_b², so the paired error is much smaller than the unpaired
+    √(σ_a² + σ_b²); it is 0 for identical scores. This is the *test-sample* error only: a difference
+    between two trained models must also be compared with their training spread (other seeds, other
+    training samples), which this formula does not know.
+    """
+    y, a, _ = _labels_scores(y, score_a)
+    _, b, _ = _labels_scores(y, score_b)
+    v_sa, v_ba = _delong_components(y, a)
+    v_sb, v_bb = _delong_components(y, b)
+    return float(np.sqrt((v_sa - v_sb).var(ddof=1) / len(v_sa) + (v_ba - v_bb).var(ddof=1) / len(v_ba)))
 
 
 def best_selection_roc(eps_s, eps_b) -> ROC:
@@ -174,11 +203,23 @@ def rejection_error(y, score, eps_s: float | np.ndarray) -> float | np.ndarray:
     neglected. ``inf`` where no background event passes.
     """
     y = np.asarray(y)
-    n_b = np.sum(y == 0)
-    rej = np.asarray(rejection_at(y, score, eps_s), dtype=float)
+    return binomial_rejection_error(rejection_at(y, score, eps_s), np.sum(y == 0))
+
+
+def binomial_rejection_error(rejection, n_background: int) -> float | np.ndarray:
+    """The binomial error of a rejection 1/ε_B measured on ``n_background`` background events,
+
+        σ(1/ε_B) = (1/ε_B) · sqrt((1 − ε_B) / (ε_B N_B)),
+
+    the formula of :func:`rejection_error` for a rejection that is already known, for instance read
+    off a :class:`ROC` of a family of cuts (:func:`best_selection_roc`). ``inf`` where ε_B = 0.
+    """
+    rej = np.asarray(rejection, dtype=float)
+    if n_background < 1 or np.any(rej < 1):
+        raise ValueError(f"need at least one background event and rejections >= 1; got N_B = {n_background}, {rej}")
     with np.errstate(divide="ignore", invalid="ignore"):
         eps_b = 1.0 / rej
-        err = np.where(eps_b > 0, rej * np.sqrt((1 - eps_b) / (eps_b * n_b)), np.inf)
+        err = np.where(eps_b > 0, rej * np.sqrt((1 - eps_b) / (eps_b * n_background)), np.inf)
     return float(err) if err.ndim == 0 else err
 
 

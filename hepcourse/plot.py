@@ -2,8 +2,9 @@
 
 ``use_style()`` once per notebook; then ``roc_plot`` (background rejection 1/ε_B against signal
 efficiency ε_S, the particle-physics way to draw a ROC curve, optionally with each rejection
-relative to a reference below) and ``hist_ratio`` (histograms with a
-ratio panel below).
+relative to a reference below), ``hist_ratio`` (histograms with a
+ratio panel below) and ``chain_diagram`` (a chain of boxes joined by arrows: the stages of a
+simulation or of an analysis, each with a few lines of detail).
 """
 
 from __future__ import annotations
@@ -135,3 +136,47 @@ def hist_ratio(samples: Mapping[str, np.ndarray], bins, reference: str | None = 
     ax.set_ylabel(ylabel or ("density" if density else "events"))
     ax.legend()
     return fig, (ax, rax)
+
+
+def chain_diagram(stages, ncols: int = 4, ax=None, box_width: float = 0.86, box_height: float = 0.62,
+                  colors=None, fontsize: int = 9):
+    """Draw ``stages`` as boxes joined by arrows, ``ncols`` boxes per row, in a snake: the first row
+    runs left to right, the second right to left below it, and so on, so every arrow is short.
+
+    ``stages`` is a sequence of ``(title, detail)`` pairs; the title is printed in bold at the top
+    of the box and the detail (a string with new lines) below it. Box ``k`` sits in row
+    ``r = k // ncols`` at the centre ``(c, −r)``, with column ``c = k % ncols`` in even rows and
+    ``ncols − 1 − k % ncols`` in odd ones. Returns the axes; the boxes are its patches in order.
+    """
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    stages = list(stages)
+    if not stages:
+        raise ValueError("chain_diagram needs at least one stage")
+    nrows = -(-len(stages) // ncols)
+    width = min(ncols, len(stages))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3.2 * width, (1.0 + 2.4 * box_height) * nrows), layout="constrained")
+    colors = colors or [plt.cm.Pastel1(k % 9) for k in range(len(stages))]
+
+    def centre(k):
+        row, col = divmod(k, ncols)
+        return (col if row % 2 == 0 else ncols - 1 - col), -row
+
+    centres = [centre(k) for k in range(len(stages))]
+    for (title, detail), (x, y), color in zip(stages, centres, colors):
+        ax.add_patch(FancyBboxPatch((x - box_width / 2, y - box_height / 2), box_width, box_height,
+                                    boxstyle="round,pad=0.02", facecolor=color, edgecolor="0.3", lw=1))
+        ax.text(x, y + box_height / 2 - 0.05, title, ha="center", va="top", fontsize=fontsize + 1, weight="bold")
+        ax.text(x, y + box_height / 2 - 0.16, detail, ha="center", va="top", fontsize=fontsize, linespacing=1.3)
+    for (x0, y0), (x1, y1) in zip(centres[:-1], centres[1:]):
+        if y0 == y1:       # next box in the same row, to the right or to the left
+            sign = 1 if x1 > x0 else -1
+            start, end = (x0 + sign * box_width / 2, y0), (x1 - sign * box_width / 2, y1)
+        else:              # end of a row: straight down to the box below
+            start, end = (x0, y0 - box_height / 2), (x1, y1 + box_height / 2)
+        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=14, color="0.25", lw=1.4))
+    ax.set_xlim(-0.5, width - 0.5)
+    ax.set_ylim(-(nrows - 1) - box_height / 2 - 0.08, box_height / 2 + 0.08)
+    ax.set_axis_off()
+    return ax

@@ -2,7 +2,7 @@
 
     hepcourse site                      full mode, with the Solutions part, into _build/html
     hepcourse site --quick --path-output _build/quick
-    hepcourse site --no-solutions       a classroom build (make book SOLUTIONS=0)
+    hepcourse site --no-solutions       a classroom build (make book SOLUTIONS=0) into _build/classroom
 
 The Solutions part holds each assignment's reference solution, made by ``nbgrader
 generate_solution`` with the hidden tests removed (``ClearHiddenTests``). Jupyter Book builds only
@@ -29,6 +29,9 @@ import yaml
 from .config import BUILD_DIR, ROOT
 
 SOLUTIONS_DIR = ROOT / "book" / "solutions"
+CLASSROOM_OUTPUT = BUILD_DIR / "classroom"
+"""A classroom build's own folder: Sphinx never deletes pages, so a build without solutions into the
+folder of a build with them would still publish the solution pages."""
 
 
 def generate_solutions(out_dir: Path = SOLUTIONS_DIR) -> list[Path]:
@@ -100,6 +103,13 @@ def toc(solutions: bool, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(yaml.safe_dump(spec, sort_keys=False))
     return out
+
+
+def _remove_rendered(build_dir: Path) -> None:
+    """Delete the rendered pages, Sphinx's environment and the executed copies of the notebooks
+    under ``build_dir``; the execution cache (``.jupyter_cache``) stays, so nothing re-executes."""
+    for name in ("html", ".doctrees", "jupyter_execute"):
+        shutil.rmtree(build_dir / name, ignore_errors=True)
 
 
 @dataclass
@@ -258,9 +268,17 @@ def build(quick: bool = False, solutions: bool = True, path_output: Path | None 
     unexecuted (grading the solution is their test). A notebook that fails is reported in
     ``Build.executions`` and rendered without outputs, so every other page is still built.
     ``report`` gets the progress lines (``hepcourse site`` prints them).
+
+    A classroom build (``solutions=False``) goes to ``_build/classroom`` unless told otherwise
+    (executing from the default build's cache), and starts from an empty HTML folder wherever it
+    goes: no page of an earlier build with solutions survives.
     """
     start = time.perf_counter()
     report = report or (lambda line: None)
+    shared_cache = BUILD_DIR / ".jupyter_cache" if not solutions and path_output is None else None
+    if not solutions:
+        path_output = Path(path_output) if path_output else CLASSROOM_OUTPUT
+        _remove_rendered(Path(path_output) / "_build")
     out = Path(path_output) if path_output else ROOT
     name = f"{'quick' if quick else 'full'}-{'solutions' if solutions else 'classroom'}"
     if execute_solutions is None:
@@ -268,7 +286,7 @@ def build(quick: bool = False, solutions: bool = True, path_output: Path | None 
     if solutions:
         generate_solutions()
     toc_path = toc(solutions, BUILD_DIR / "toc" / f"{name}.yml")
-    cache_dir = out / "_build" / ".jupyter_cache"
+    cache_dir = shared_cache or out / "_build" / ".jupyter_cache"
     env = {**(extra_env or {}), "HEPCOURSE_QUICK": "1" if quick else "",
            "HEPCOURSE_PROGRESS": "0",   # no training progress bars on the pages: each update would show as a line
            "PYTHONUNBUFFERED": "1"}

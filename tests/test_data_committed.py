@@ -102,3 +102,32 @@ def test_the_data_page_states_the_committed_counts_and_sizes():
         count = max(info["counts"].values())
         assert f"{count:,}".replace(",", " ") in row, f"{filename}: {count} per class is not in {row!r}"
         assert f"{info['size_bytes'] / 1e6:.1f} MB" in row, f"{filename}: size {info['size_bytes'] / 1e6:.1f} MB is not in {row!r}"
+
+
+def test_the_pages_state_the_numbers_of_the_committed_file():
+    # numbers that book/data.md and book/ch00_data.md quote about the whole committed file (25 000 jets
+    # per class), recomputed from it: the share of jets above the 128-constituent cap, and the table of
+    # the chapter page (mass peak in 5 GeV bins, median tau32, median multiplicity)
+    data_page = (config.ROOT / "book" / "data.md").read_text()
+    chapter = (config.ROOT / "book" / "ch00_data.md").read_text()
+    rows = {key: next(line for line in chapter.splitlines() if line.startswith(f"| {key}"))
+            for key in ("jet mass", "median $\\tau_{32}$", "median number of constituents")}
+    words = {"top": "top jets", "qcd": "QCD jets"}
+    for tree in ("top", "qcd"):
+        a = io.read(PATH, tree, fields=["jet_m", "jet_tau2", "jet_tau3", "jet_nparticles"])
+        m, n = ak.to_numpy(a.jet_m), ak.to_numpy(a.jet_nparticles)
+        above_cap = np.mean(n > SPEC.max_particles)
+        assert f"{above_cap:.1%} of\nthe {words[tree]}" in data_page or f"{above_cap:.1%} of the {words[tree]}" in data_page, \
+            f"book/data.md should say that {above_cap:.1%} of the {words[tree]} exceed the cap"
+        assert f"{_peak(m, 100 if tree == 'top' else 0, 250, 5.0):.1f} GeV" in rows["jet mass"]
+        assert f"{np.median(ak.to_numpy(a.jet_tau3) / ak.to_numpy(a.jet_tau2)):.2f}" in rows["median $\\tau_{32}$"]
+        assert f"| {np.median(n):.0f} " in rows["median number of constituents"] or f" {np.median(n):.0f} |" in rows["median number of constituents"]
+
+
+def test_the_data_page_states_the_rates_and_acceptances_of_the_manifest():
+    info = manifest.read_manifest()["datasets"][SPEC.filename]
+    page = " ".join((config.ROOT / "book" / "data.md").read_text().split())      # one line: the page wraps anywhere
+    rates, generated = info["rates_jets_per_s_per_core"], info["generated_events"]
+    assert f"{rates['top']:.2f} top jets and {rates['qcd']:.2f} QCD jets per second per core" in page
+    assert (f"{info['counts']['top'] / generated['top']:.1%} of the $t\\bar t$ events and "
+            f"{info['counts']['qcd'] / generated['qcd']:.1%} of the QCD events give an accepted jet") in page

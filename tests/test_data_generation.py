@@ -67,3 +67,23 @@ def test_chunk_seeds_depend_on_chunk_not_on_workers():
     assert len(seeds) == 100 and all(1 <= s <= 900_000_000 for s in seeds)
     assert generate.chunk_seed(1, SPEC.name, 0, 3) == generate.chunk_seed(1, SPEC.name, 0, 3)
     assert generate.chunk_seed(2, SPEC.name, 0, 3) != generate.chunk_seed(1, SPEC.name, 0, 3)
+
+
+def test_sample_events_full_record_holds_every_stage_and_the_visible_final_state():
+    visible = generate.sample_events("jets-top-qcd", "top", 2, seed=7)
+    record = generate.sample_events("jets-top-qcd", "top", 2, seed=7, full_record=True)
+    for ev_visible, ev in zip(visible, record):
+        status = np.abs(ak.to_numpy(ev.status))
+        # every stage of the simulation chain wrote entries into the record of a tt̄ event
+        for lo, hi in ((21, 29), (31, 39), (41, 49), (51, 59), (61, 69), (71, 79), (81, 89), (91, 99)):
+            assert np.any((status >= lo) & (status <= hi)), f"no entry with |status| in {lo}–{hi}"
+        # the final state without neutrinos is exactly what sample_events returns by default
+        final = ev[(ev.status > 0) & ~np.isin(np.abs(ak.to_numpy(ev.pid)), list(generate.NEUTRINOS))]
+        for field in ("px", "py", "pz", "E", "pid", "charge"):
+            assert np.array_equal(ak.to_numpy(final[field]), ak.to_numpy(ev_visible[field])), field
+
+
+def test_no_pythia_switch_hides_the_generator(monkeypatch):
+    monkeypatch.setenv("HEPCOURSE_NO_PYTHIA", "1")
+    with pytest.raises(ImportError, match="HEPCOURSE_NO_PYTHIA"):
+        generate.sample_events("jets-top-qcd", "top", 1, seed=1)

@@ -15,7 +15,7 @@ def test_expect_close_explains_the_difference():
     checks.expect_close("x", 1.0, 1.0 + 1e-12, atol=1e-9)
     with pytest.raises(checks.CheckFailed, match=r"(?s)x: expected 2, got 1.*Hint: sign\?"):
         checks.expect_close("x", 1.0, 2.0, atol=1e-3, hint="sign?")
-    with pytest.raises(checks.CheckFailed, match="1 of 3 values differ; e.g. at index \\(1,\\)"):
+    with pytest.raises(checks.CheckFailed, match="1 of 3 values differ; the largest difference at index \\(1,\\)"):
         checks.expect_close("v", [1, 5, 3], [1, 2, 3], atol=1e-3)
     with pytest.raises(checks.CheckFailed, match="NaN"):
         checks.expect_close("v", [np.nan], [1.0])
@@ -33,17 +33,140 @@ def test_range_shape_and_condition_checks():
         checks.expect(False, "bad")
 
 
-def test_own_implementation_check():
-    def mine(x):
-        return x + 1
+def test_expect_close_shows_the_digits_that_differ():
+    """A float32 answer against a float64 reference: the message shows the difference, not
+    "expected -2.25085, got -2.25085"."""
+    exact = -2.2508512345678
+    got = float(np.float32(exact))
+    with pytest.raises(checks.CheckFailed, match=r"expected -2\.25085123?\d*, got -2\.2508512?\d* \(they differ by [0-9.]+e-0[78]\)"):
+        checks.expect_close("conv", got, exact, atol=1e-10, rtol=0)
+    with pytest.raises(checks.CheckFailed, match="largest difference at index \\(2,\\)"):
+        checks.expect_close("v", [1.0, 1.5, 9.0], [1.0, 1.0, 1.0], atol=0.1)
 
-    def borrowed(y, s):
-        from hepcourse import metrics
-        return metrics.auc(y, s)
 
-    checks.expect_own_implementation(mine)
-    with pytest.raises(checks.CheckFailed, match="implement it yourself"):
-        checks.expect_own_implementation(borrowed)
+def test_expect_call_turns_errors_into_messages():
+    assert checks.expect_call("f", lambda a, b=1: a + b, 1, b=2) == 3
+    with pytest.raises(checks.CheckFailed, match=r"(?s)edge_conv\(x, idx\) raised RuntimeError: boom.*Hint: shapes"):
+        checks.expect_call("edge_conv(x, idx)", lambda: (_ for _ in ()).throw(RuntimeError("boom")), hint="shapes")
+    with pytest.raises(NotImplementedError):            # an unanswered part stays recognisable
+        checks.expect_call("f", lambda: (_ for _ in ()).throw(NotImplementedError()))
+
+
+# ---------------------------------------------------------------- implemented, not imported
+import math                                                    # noqa: E402
+import scipy.stats as st                                       # noqa: E402
+import torch                                                   # noqa: E402
+import torch.nn.functional as F                                # noqa: E402
+from scipy.stats import multivariate_normal                    # noqa: E402
+
+
+def own_nll(y, mu, log_sigma):
+    """Like torch.distributions.Normal(mu, sigma).log_prob(y), negated; no GaussianNLLLoss here."""
+    # a comment naming logpdf, log_prob, kl_divergence, vector, roc_auc_score
+    log_prob = -0.5 * (y - mu) ** 2 * torch.exp(-2 * log_sigma) - log_sigma - 0.5 * math.log(2 * math.pi)
+    distributions = "torch.distributions"          # a string and a variable with banned words
+    vector = log_prob                                # a variable named like a library
+    return -vector.mean() if distributions else None
+
+
+def own_helper_user(x):
+    return _own_helper(x) + 1
+
+
+def _own_helper(x):
+    return x * 2
+
+
+def borrowed_helper_user(x):
+    return _borrowed_helper(x)
+
+
+def _borrowed_helper(x):
+    return st.norm.logpdf(x)
+
+
+def _alias_call(x):
+    return st.norm.logpdf(x)
+
+
+def _global_name(x):
+    return multivariate_normal([0, 0], [[1, 0], [0, 1]]).logpdf(x)
+
+
+def _getattr_call(x, w):
+    return getattr(F, "conv2d")(x, w)
+
+
+def _dunder_import():
+    return __import__("hepcourse.metrics")
+
+
+_lambda_answer = lambda x: st.norm.logpdf(x)                   # noqa: E731
+_lambda_own = lambda x: x ** 2 / 2                             # noqa: E731
+
+
+def _from_import(x):
+    from scipy.stats import norm
+    return norm.pdf(x)
+
+
+def _import_as(y, mu, s):
+    import torch.distributions as D
+    return -D.Normal(mu, s).log_prob(y).mean()
+
+
+def _hepcourse_import(y, s):
+    from hepcourse import metrics
+    return metrics.auc(y, s)
+
+
+def test_own_implementation_ignores_comments_strings_docstrings_and_variable_names():
+    forbidden = ("hepcourse", "logpdf", "log_prob", "distributions", "kl_divergence", "vector", "roc_auc_score",
+                 "GaussianNLLLoss")
+    checks.expect_own_implementation(own_nll, forbidden)
+    checks.expect_own_implementation(own_helper_user, ("logpdf", "hepcourse"))
+    checks.expect_own_implementation(_lambda_own, ("logpdf", "hepcourse"))
+    y = torch.tensor([0.0, 1.0])
+    assert torch.isclose(own_nll(y, y, torch.zeros(2)), torch.tensor(0.5 * math.log(2 * math.pi)))
+
+
+def test_own_implementation_catches_real_uses():
+    cases = {
+        "st.norm.logpdf": (_alias_call, ("logpdf",), "scipy.stats.norm.logpdf"),
+        "from scipy.stats import norm": (_from_import, ("scipy.stats",), "scipy.stats.norm"),
+        "import torch.distributions as D": (_import_as, ("distributions",), "torch.distributions"),
+        "D.Normal(...).log_prob": (_import_as, ("log_prob",), "log_prob"),
+        "global multivariate_normal": (_global_name, ("multivariate_normal",), "multivariate_normal"),
+        "getattr(F, 'conv2d')": (_getattr_call, ("conv2d",), "torch.nn.functional.conv2d"),
+        "__import__('hepcourse.metrics')": (_dunder_import, ("hepcourse",), "hepcourse.metrics"),
+        "a lambda": (_lambda_answer, ("logpdf",), "logpdf"),
+        "from hepcourse import metrics": (_hepcourse_import, ("hepcourse",), "hepcourse.metrics"),
+        "a helper that calls logpdf": (borrowed_helper_user, ("logpdf",), "in helper _borrowed_helper"),
+    }
+    for label, (func, forbidden, shown) in cases.items():
+        with pytest.raises(checks.CheckFailed) as err:
+            checks.expect_own_implementation(func, forbidden, why="the test compares with it")
+        msg = str(err.value)
+        assert shown in msg and "Not allowed in this part: the test compares with it" in msg, (label, msg)
+        assert "comments, strings" in msg, msg
+
+
+def test_used_names_resolves_aliases_and_keeps_only_attributes_of_locals():
+    def f(x):
+        y = F.pad(x, (1, 1))
+        return y.sum() + torch.nn.functional.relu(x).mean()
+
+    names = [n for n, _ in checks.used_names(f)]
+    assert "torch.nn.functional.pad" in names and "torch.nn.functional.relu" in names
+    assert "sum" in names and "mean" in names and not any(n.startswith("y.") for n in names)
+    assert not any(n in ("torch.nn", "torch.nn.functional") for n in names)     # only the full chains
+
+
+def test_own_implementation_needs_readable_source():
+    with pytest.raises(checks.CheckFailed, match="could not read the source"):
+        checks.expect_own_implementation(eval("lambda x: x"))     # no file to read it from
+    with pytest.raises(checks.CheckFailed, match="could not read the source"):
+        checks.expect_own_implementation(len)
 
 
 def test_filled_release_answers_every_solution_cell():

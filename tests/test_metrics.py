@@ -199,3 +199,56 @@ def test_rejection_error_is_the_binomial_spread():
     assert abs(np.mean(errs) / expected - 1) < 0.1, (np.mean(errs), expected)
     assert abs(np.std(rejs) / np.mean(errs) - 1) < 0.25, (np.std(rejs), np.mean(errs))
     assert metrics.rejection_error(y, np.r_[np.ones(2000), np.zeros(2000)], 0.5) == np.inf   # nothing passes
+
+
+def test_auc_difference_std_limits_and_pairwise_definition():
+    rng = np.random.default_rng(11)
+    y = rng.integers(0, 2, 400)
+    a = rng.normal(size=400) + y
+    b = a + rng.normal(scale=0.5, size=400)
+    # identical scores: no difference at all; a monotonic transformation gives the same ranks
+    assert metrics.auc_difference_std(y, a, a) == 0.0
+    assert metrics.auc_difference_std(y, a, np.exp(a)) == pytest.approx(0.0, abs=1e-15)
+    # from the definition: Var(V^a − V^b) over signal and background pairs, O(n_S n_B)
+    s_a, b_a, s_b, b_b = a[y == 1], a[y == 0], b[y == 1], b[y == 0]
+    psi_a = (s_a[:, None] > b_a[None, :]).astype(float)
+    psi_b = (s_b[:, None] > b_b[None, :]).astype(float)
+    d = psi_a - psi_b
+    by_pairs = np.sqrt(d.mean(1).var(ddof=1) / len(s_a) + d.mean(0).var(ddof=1) / len(b_a))
+    assert metrics.auc_difference_std(y, a, b) == pytest.approx(by_pairs, rel=1e-12)
+    # a score and its negative: AUC_a − AUC_(−a) = 2 AUC_a − 1, so the error is twice σ(AUC_a)
+    assert metrics.auc_difference_std(y, a, -a) == pytest.approx(2 * metrics.auc_std(y, a), rel=1e-12)
+
+
+def test_auc_difference_std_matches_the_spread_over_independent_test_samples():
+    # Two correlated scores (correlation 0.8 within each class, means 1 and 1.2 apart from the
+    # background): over 400 independent test samples of 500 + 500 events the standard deviation of
+    # AUC_a − AUC_b agrees with the mean paired-DeLong error; its relative error is 1/√798 = 3.5%,
+    # so allow 15%. The unpaired error √(σ_a² + σ_b²) is more than twice as large.
+    cov = [[1.0, 0.8], [0.8, 1.0]]
+    rng = np.random.default_rng(12)
+    n, reps = 500, 400
+    y = np.r_[np.ones(n), np.zeros(n)]
+    diffs, paired, unpaired = [], [], []
+    for _ in range(reps):
+        x = np.r_[rng.multivariate_normal([1.0, 1.2], cov, n), rng.multivariate_normal([0.0, 0.0], cov, n)]
+        diffs.append(metrics.auc(y, x[:, 0]) - metrics.auc(y, x[:, 1]))
+        paired.append(metrics.auc_difference_std(y, x[:, 0], x[:, 1]))
+        unpaired.append(np.hypot(metrics.auc_std(y, x[:, 0]), metrics.auc_std(y, x[:, 1])))
+    assert np.std(diffs, ddof=1) == pytest.approx(np.mean(paired), rel=0.15)
+    assert np.mean(unpaired) > 2 * np.mean(paired)
+    # the mean difference is the exact one: Φ(1/√2) − Φ(1.2/√2)
+    exact = stats.norm.cdf(1 / np.sqrt(2)) - stats.norm.cdf(1.2 / np.sqrt(2))
+    assert np.mean(diffs) == pytest.approx(exact, abs=4 * np.mean(paired) / np.sqrt(reps))
+
+
+def test_binomial_rejection_error_is_the_formula_of_rejection_error():
+    assert metrics.binomial_rejection_error(100.0, 5000) == pytest.approx(100 * np.sqrt(0.99 / 50))
+    assert metrics.binomial_rejection_error(np.inf, 5000) == np.inf
+    np.testing.assert_allclose(metrics.binomial_rejection_error([10.0, 20.0], 1000),
+                               [10 * np.sqrt(0.9 / 100), 20 * np.sqrt(0.95 / 50)])
+    x, y = toys.GAUSS_1D.sample(2000, 2000, np.random.default_rng(3))
+    rej = metrics.rejection_at(y, x[:, 0], 0.5)
+    assert metrics.rejection_error(y, x[:, 0], 0.5) == pytest.approx(metrics.binomial_rejection_error(rej, 2000))
+    with pytest.raises(ValueError, match="background"):
+        metrics.binomial_rejection_error(0.5, 100)

@@ -218,10 +218,41 @@ def test_efn_is_irc_safe_and_pfn_is_not():
         assert (pfn(*soft.tensors()) - pfn(*base.tensors())).abs() > 1e-5
 
 
+def efn_on_leading(efn, pt, eta, phi, e, n):
+    """The EFN on the n particles of highest p_T of one jet (1D tensors), as the taggers read a jet."""
+    order = torch.argsort(pt, descending=True)[:n]
+    inp = C.from_kinematics(pt[order][None], eta[order][None], phi[order][None], e[order][None],
+                            torch.ones(1, len(order), dtype=torch.bool))
+    return efn(*inp.tensors())
+
+
+def test_truncation_to_the_leading_particles_is_not_collinear_safe():
+    """The taggers read the 30 leading constituents. Splitting the hardest particle of a 35-particle
+    jet pushes the 30th out: the EFN on the leading 30 changes, and equals the EFN on the leading 29 of
+    the unsplit jet (the lost particle is the whole difference); the EFN on all particles does not change."""
+    efn = make("efn")
+    rng = np.random.default_rng(8)
+    n = 35
+    pt = torch.as_tensor(np.sort(rng.exponential(20.0, n) + 0.5)[::-1].copy())
+    eta, phi = torch.as_tensor(0.5 + rng.normal(0, 0.3, n)), torch.as_tensor(rng.normal(0, 0.3, n))
+    e = pt * torch.cosh(eta)                                               # massless
+    split = [torch.cat([a[:1] * f, a[:1] * f, a[1:]]) for a, f in ((pt, 0.5), (eta, 1.0), (phi, 1.0), (e, 0.5))]
+    assert torch.argsort(split[0], descending=True)[:30].tolist() != list(range(30))   # the order changed
+    torch.testing.assert_close(efn_on_leading(efn, *split, 99), efn_on_leading(efn, pt, eta, phi, e, 99), atol=1e-10, rtol=0)
+    cut_split, cut = efn_on_leading(efn, *split, 30), efn_on_leading(efn, pt, eta, phi, e, 30)
+    assert (cut_split - cut).abs() > 1e-6, (cut_split, cut)
+    torch.testing.assert_close(cut_split, efn_on_leading(efn, pt, eta, phi, e, 29), atol=1e-10, rtol=0)
+    # a jet with at most 29 particles keeps all of them after the split: no change
+    short = [a[:29] for a in (pt, eta, phi, e)]
+    short_split = [torch.cat([a[:1] * f, a[:1] * f, a[1:]]) for a, f in zip(short, (0.5, 1.0, 1.0, 0.5))]
+    torch.testing.assert_close(efn_on_leading(efn, *short_split, 30), efn_on_leading(efn, *short, 30), atol=1e-10, rtol=0)
+
+
 def test_paper_sized_deep_sets_have_82k_parameters():
-    """Seed 003, Sec. 2.2.4: the EFN and PFN of the top-tagging comparison have 82k parameters."""
+    """Plehn et al., Sec. 2.2.4: the EFN and PFN of the top-tagging comparison have 82k parameters."""
     count = lambda m: sum(p.numel() for p in m.parameters())   # noqa: E731
     assert 80_000 < count(models.EnergyFlowNetwork(models.DeepSetsConfig.paper())) < 84_000
+    assert round(count(models.EnergyFlowNetwork(models.DeepSetsConfig.paper())), -2) == 82_300   # the chapter page's 82.3k
     assert 80_000 < count(models.ParticleFlowNetwork(models.DeepSetsConfig.paper(n_in=3))) < 84_000
 
 

@@ -68,3 +68,21 @@ def test_roc_plot_ratio_panel_on_given_axes_and_bad_names():
     with pytest.raises(ValueError, match="rejection=True"):
         plot.roc_plot(rocs, ratio_to="x", rejection=False)
     plt.close("all")
+
+
+def test_chain_diagram_draws_one_box_per_stage_in_rows():
+    stages = [(f"stage {k}", f"detail {k}\\nsecond line") for k in range(6)]
+    ax = plot.chain_diagram(stages, ncols=4)
+    boxes = [p for p in ax.patches if type(p).__name__ == "FancyBboxPatch"]
+    arrows = [p for p in ax.patches if type(p).__name__ == "FancyArrowPatch"]
+    assert len(boxes) == 6 and len(arrows) == 5
+    # a snake: the first row left to right, the second right to left, so the fifth box sits below the fourth
+    centre = lambda b: (b.get_x() + b.get_width() / 2, b.get_y() + b.get_height() / 2)  # noqa: E731
+    np.testing.assert_allclose(centre(boxes[3]), (3, 0), atol=1e-9)
+    np.testing.assert_allclose(centre(boxes[4]), (3, -1), atol=1e-9)
+    np.testing.assert_allclose(centre(boxes[5]), (2, -1), atol=1e-9)
+    titles = [t.get_text() for t in ax.texts]
+    assert "stage 5" in titles and titles.count("detail 0\\nsecond line") == 1
+    with pytest.raises(ValueError, match="at least one"):
+        plot.chain_diagram([])
+    plt.close("all")

@@ -1,6 +1,7 @@
 """Repository rules: notebooks are committed without outputs; every source has its release."""
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -45,3 +46,23 @@ def test_lecture_notebooks_end_with_asserts():
     for path in lectures:
         code = [("".join(c["source"])) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
         assert any("assert" in src for src in code[-3:]), f"{path.name}: a lecture ends with asserts on its own results"
+
+
+SOURCE_WORDING = re.compile(r"seed ?0\d\d|seed (item|problem|text|Eq)|seed's|the seed (says|calls|means|describes|quotes)",
+                            re.IGNORECASE)
+# the pages and lectures of chapters 00, 01 and 03 and the course pages around them; the other chapters follow
+WORDING_FILES = [ROOT / "book" / name for name in ("intro.md", "data.md", "notation.md", "student.md", "ch00_data.md",
+                                                    "ch01_classification.md", "ch03_cnn_taggers.md", "references.bib")] \
+    + sorted((ROOT / "lectures").glob("ch0[013]_*/*.ipynb"))
+
+
+@pytest.mark.parametrize("path", WORDING_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_pages_cite_the_texts_not_our_filing_names(path):
+    # learners read "Plehn et al. [key], Sec. 2.1.3" and "item A3 of [key]", never the words of our own filing
+    # ("seed 003"); the bibliography keys themselves are not shown to readers
+    text = path.read_text()
+    if path.suffix == ".ipynb":
+        text = "\n".join("".join(c["source"]) for c in json.loads(text)["cells"])
+    text = re.sub(r"\{cite\}`[^`]*`|@\w+\{[\w]+,", "", text)             # citation keys are not prose
+    hits = [m.group(0) for m in SOURCE_WORDING.finditer(text)]
+    assert not hits, f"{path.relative_to(ROOT)} says {hits[:5]}: cite the text (author, section, bibliography key)"

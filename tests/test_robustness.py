@@ -8,9 +8,7 @@ files, the grading machine's files or reach the network.
 import csv
 import os
 import shutil
-import socket
 import sqlite3
-import threading
 from pathlib import Path
 
 import nbformat
@@ -19,7 +17,8 @@ import yaml
 
 from hepcourse.config import ROOT
 from hepcourse.grading import autograde
-from hepcourse.grading.classroom import export_csv
+from hepcourse.grading.doctor import LoopbackListener
+from hepcourse.grading.instructor import export_csv
 from hepcourse.grading.sandbox import Limits, bwrap_path
 from hepcourse.grading.submissions import build_submission, filled_release
 
@@ -34,42 +33,13 @@ if bwrap_path() is None:
                 allow_module_level=True)
 
 
-class Listener:
-    """A TCP server on the grading machine's loopback that records whoever connects."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.connections = []
-        self.stop = False
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while not self.stop:
-            try:
-                conn, addr = self.sock.accept()
-                self.connections.append(addr)
-                conn.close()
-            except OSError:
-                continue
-
-    def close(self):
-        self.stop = True
-        self.thread.join()
-        self.sock.close()
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     base = tmp_path_factory.mktemp("class")
     course, host_tmp, inbox = base / "course", base / "host_tmp", base / "inbox"
     for d in (course, host_tmp, inbox):
         d.mkdir()
-    listener = Listener()
+    listener = LoopbackListener()
     context = {"repo": str(ROOT), "workdir": str(course), "gradebook": str(course / "gradebook.db"),
                "port": str(listener.port), "host_tmp": str(host_tmp)}
     assignment = SPEC["assignment"]
@@ -132,10 +102,12 @@ def test_huge_outputs_are_truncated(graded):
 def test_grades_export_has_a_row_and_a_reason_for_everyone(graded, tmp_path):
     path = export_csv(graded["grades"], tmp_path / "grades.csv")
     rows = list(csv.DictReader(path.open()))
-    assert list(rows[0])[:2] == ["student", "test_log_lr"] and list(rows[0])[-4:] == ["total", "max", "status", "reason"]
+    assert list(rows[0])[:2] == ["student", "test_log_lr: Part A — the exact likelihood ratio"]
+    assert list(rows[0])[-6:] == ["total", "max", "status", "reason", "submitted_at", "hours_late"]
     assert len(rows) == len(CASES) + 1 and len(path.read_text().splitlines()) == len(rows) + 1
     shutil.copy(path, graded["base"] / "grades.csv")
     by_student = {r["student"]: r for r in rows}
     assert by_student["os_exit"]["status"] == "needs manual grading" and "kernel died" in by_student["os_exit"]["reason"]
     assert by_student["not_json"]["total"] == "0" and "not a valid notebook" in by_student["not_json"]["reason"]
+    assert by_student["not_json"]["status"] == by_student["empty_file"]["status"] == "needs manual grading"
     assert by_student["solution"]["total"] == "15" and by_student["solution"]["reason"] == ""

@@ -280,8 +280,18 @@ def chunk_seed(base_seed: int, dataset: str, process_index: int, chunk_index: in
 # one chunk
 
 
-def _new_pythia(spec: DatasetSpec, process: Process, seed: int):
+def _import_pythia():
+    """pythia8mc, or ImportError when it is missing or hidden with ``HEPCOURSE_NO_PYTHIA=1`` (which lets
+    a Linux machine take the path of a laptop without Pythia, as the tests of the lectures do)."""
+    if os.environ.get("HEPCOURSE_NO_PYTHIA", "").strip().lower() in {"1", "true", "yes", "on"}:
+        raise ImportError("pythia8mc is hidden by HEPCOURSE_NO_PYTHIA=1")
     import pythia8mc
+
+    return pythia8mc
+
+
+def _new_pythia(spec: DatasetSpec, process: Process, seed: int):
+    pythia8mc = _import_pythia()
 
     pythia = pythia8mc.Pythia("", False)   # no banner
     for line in spec.common + process.settings + (f"Random:seed = {seed}",):
@@ -621,12 +631,19 @@ def _match_top(record, jet_eta: float, jet_phi: float, match_r: float) -> dict |
     return truth
 
 
-def sample_events(name: str = "jets-top-qcd", process: str = "top", n: int = 10, seed: int = 1):
+def sample_events(name: str = "jets-top-qcd", process: str = "top", n: int = 10, seed: int = 1,
+                  full_record: bool = False):
     """``n`` whole events of one process of a data set, with its Pythia settings (for lectures).
 
     Returns an awkward array of events; each event is the list of its visible final-state
     particles with fields ``px, py, pz, E`` (GeV), ``pid`` and ``charge``. No jet selection is
-    applied. Needs pythia8mc (Linux wheels only): raises ImportError without it.
+    applied. ``full_record=True`` returns every entry of Pythia's event record instead (also the
+    incoming partons, the shower, the hadronisation and the decayed particles) with its ``status``
+    code: |status| 21–29 hard process, 31–39 multiparton interactions, 41–49 initial-state and
+    51–59 final-state showers, 61–69 beam remnants, 71–79 preparation of hadronisation, 81–89
+    primary hadrons, 91–99 decay products; positive for the final state (Pythia 8.3 manual,
+    "Particle Properties"). Needs pythia8mc (Linux wheels only): raises ImportError without it,
+    or when ``HEPCOURSE_NO_PYTHIA=1`` hides it.
     """
     import awkward as ak
 
@@ -635,12 +652,15 @@ def sample_events(name: str = "jets-top-qcd", process: str = "top", n: int = 10,
     pythia = _new_pythia(spec, spec.processes[index], seed)
     charges = _Charges(pythia)
     prt = pythia.nextBatch(n).prt
-    prt = prt[(prt.status > 0) & ~_isin(abs(prt.id), NEUTRINOS)]
+    if not full_record:
+        prt = prt[(prt.status > 0) & ~_isin(abs(prt.id), NEUTRINOS)]
     counts = ak.to_numpy(ak.num(prt.id))
     ids = ak.to_numpy(ak.flatten(prt.id))
     charge = ak.unflatten(np.rint(charges(ids)).astype(np.int8), counts)
-    return ak.zip({"px": prt.p.px, "py": prt.p.py, "pz": prt.p.pz, "E": prt.p.e, "pid": prt.id, "charge": charge},
-                  with_name=None)
+    fields = {"px": prt.p.px, "py": prt.p.py, "pz": prt.p.pz, "E": prt.p.e, "pid": prt.id, "charge": charge}
+    if full_record:
+        fields["status"] = prt.status
+    return ak.zip(fields, with_name=None)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,5 +1,14 @@
 """Grading: helpers for the assignments' test cells, releases, and the course's autograder.
 
+* :mod:`.checks`      the test cells' helpers (messages that teach)
+* :mod:`.course`      where assignments live, the grading folder, nbgrader's settings
+* :mod:`.grader`      ``autograde``: sanitize with nbgrader, run in the sandbox, record
+* :mod:`.sandbox`, :mod:`.runner`   bubblewrap, limits, the notebook runner inside the sandbox
+* :mod:`.classroom`   the learner: ``start``, ``check``, ``report``
+* :mod:`.instructor`  a class: ``collect``, ``grade_class``, ``feedback``, ``export``
+* :mod:`.doctor`      ``hepcourse grade doctor``: is this machine ready to grade?
+* :mod:`.release`, :mod:`.submissions`, :mod:`.bench`, :mod:`.errors`
+
 ``autograde`` is the one function the test suite grades through (see ``grader.py``). It is
 imported lazily, so that a test cell importing :mod:`hepcourse.grading.checks` stays fast.
 """

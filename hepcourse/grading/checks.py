@@ -9,12 +9,16 @@ expected, what came out, and (``hint``) the likely mistake::
 
 from __future__ import annotations
 
+import ast
+import builtins
 import inspect
+import textwrap
+import types
 
 import numpy as np
 
 __all__ = ["CheckFailed", "expect", "expect_finite", "expect_shape", "expect_close", "expect_in_range",
-           "expect_own_implementation"]
+           "expect_call", "expect_own_implementation", "used_names"]
 
 
 class CheckFailed(AssertionError):
@@ -50,8 +54,23 @@ def expect_shape(what: str, value, shape: tuple) -> np.ndarray:
     return arr
 
 
+def _pair(expected: float, got: float) -> str:
+    """``expected …, got …`` with enough digits that the two differ in print, and the difference."""
+    digits = 6
+    while digits < 17 and f"{expected:.{digits}g}" == f"{got:.{digits}g}" and expected != got:
+        digits += 1
+    text = f"expected {expected:.{digits}g}, got {got:.{digits}g}"
+    if digits > 6:
+        text += f" (they differ by {abs(got - expected):.2g})"
+    return text
+
+
 def expect_close(what: str, got, expected, *, atol: float = 0.0, rtol: float = 1e-7, hint: str = "") -> None:
-    """Fail unless ``|got − expected| ≤ atol + rtol·|expected|`` element-wise."""
+    """Fail unless ``|got − expected| ≤ atol + rtol·|expected|`` element-wise.
+
+    The message prints as many digits as it takes to see the difference (``expected -2.250851,
+    got -2.2508506 (they differ by 4.2e-07)``), never two equal-looking numbers.
+    """
     got_arr = expect_finite(what, got, hint)
     exp_arr = np.asarray(expected, dtype=float)
     if got_arr.shape != exp_arr.shape and got_arr.size != 1 and exp_arr.size != 1:
@@ -59,13 +78,15 @@ def expect_close(what: str, got, expected, *, atol: float = 0.0, rtol: float = 1
     bad = np.abs(got_arr - exp_arr) > atol + rtol * np.abs(exp_arr)
     if np.any(bad):
         if got_arr.size == 1 and exp_arr.size == 1:
-            detail = f"expected {float(exp_arr):.6g}, got {float(got_arr):.6g}"
+            detail = _pair(float(exp_arr.reshape(())), float(got_arr.reshape(())))
         else:
-            i = np.unravel_index(np.argmax(np.broadcast_to(bad, np.broadcast(got_arr, exp_arr).shape)),
-                                 np.broadcast(got_arr, exp_arr).shape)
-            detail = (f"{int(np.sum(bad))} of {bad.size} values differ; e.g. at index {tuple(int(k) for k in i)}: "
-                      f"expected {np.broadcast_to(exp_arr, bad.shape)[i]:.6g}, "
-                      f"got {np.broadcast_to(got_arr, bad.shape)[i]:.6g}")
+            shape = np.broadcast(got_arr, exp_arr).shape
+            full_bad = np.broadcast_to(bad, shape)
+            err = np.where(full_bad, np.abs(np.broadcast_to(got_arr, shape) - np.broadcast_to(exp_arr, shape)), -1.0)
+            i = np.unravel_index(np.argmax(err), shape)       # the worst value
+            detail = (f"{int(np.sum(full_bad))} of {full_bad.size} values differ; the largest difference at index "
+                      f"{tuple(int(k) for k in i)}: "
+                      + _pair(float(np.broadcast_to(exp_arr, shape)[i]), float(np.broadcast_to(got_arr, shape)[i])))
         tol = f" (tolerance {atol:g} + {rtol:g}·|expected|)" if atol or rtol else ""
         _fail(f"{what}: {detail}{tol}", hint)
 
@@ -77,20 +98,208 @@ def expect_in_range(what: str, got, low: float, high: float, hint: str = "") -> 
         _fail(f"{what}: expected a value in [{low:.6g}, {high:.6g}], got {value:.6g}", hint)
 
 
-def expect_own_implementation(func, forbidden: tuple[str, ...] = ("hepcourse",)) -> None:
-    """Fail if the source of ``func`` uses one of the ``forbidden`` names.
+def expect_call(what: str, func, *args, hint: str = "", **kwargs):
+    """Return ``func(*args, **kwargs)``; an error it raises becomes a failure that says where.
 
-    The course package contains reference implementations; an assignment asks you to write the
-    function yourself, so calling the reference earns no points for that part.
+    ``NotImplementedError`` (an unanswered part) passes through unchanged.
     """
     try:
-        source = inspect.getsource(func)
+        return func(*args, **kwargs)
+    except (CheckFailed, NotImplementedError):
+        raise
+    except Exception as err:  # noqa: BLE001  (any error of the learner's code is reported)
+        _fail(f"{what} raised {type(err).__name__}: {err}", hint)
+
+
+def expect_own_implementation(func, forbidden: tuple[str, ...] = ("hepcourse",), why: str = "") -> None:
+    """Fail if ``func`` calls, imports or reads one of the ``forbidden`` names.
+
+    The check looks at what the code *does*, from its syntax tree (:func:`used_names`): the
+    functions it calls, the attributes it reads, the modules and names it imports (also through
+    ``getattr(obj, "name")``, ``__import__("m")`` and ``importlib.import_module("m")``), followed
+    into the notebook's own helper functions and classes that ``func`` uses. Comments, docstrings,
+    strings and the names of your own variables never count, so ``# unlike scipy's logpdf`` or a
+    variable ``log_prob`` is fine, while ``stats.norm.logpdf(x)``, ``from scipy.stats import norm``
+    and ``import torch.distributions as D; D.Normal(...)`` are caught.
+
+    A ``forbidden`` entry without a dot (``"logpdf"``, ``"hepcourse"``) matches any component of a
+    used dotted name (``scipy.stats.norm.logpdf``, ``hepcourse.metrics.auc``); a dotted entry
+    (``"torch.distributions"``) matches a run of components (``torch.distributions.Normal``).
+    Module aliases are resolved (``F.conv2d`` is ``torch.nn.functional.conv2d``).
+
+    Not caught (the check is a teaching aid, not a sandbox): code built from strings at run time
+    (``eval``, ``exec``), lookups through ``__dict__`` or ``globals()``, and functions handed in
+    from outside through arguments or containers.
+
+    ``why`` says why the part must be implemented by hand; it goes into the failure message.
+    """
+    uses = used_names(func)
+    bad = []
+    for name, where in uses:
+        hit = next((f for f in forbidden if _matches(f, name)), None)
+        if hit is not None and (name, where) not in bad:
+            bad.append((name, where))
+    if bad:
+        shown = "; ".join(f"{name} ({where})" for name, where in bad[:4])
+        label = getattr(func, "__name__", repr(func))
+        _fail(f"{label} uses {shown}. Not allowed in this part: "
+              + (why or "it asks you to implement this yourself (the library's version is what the tests "
+                        "compare with).")
+              + " Only what the code calls, imports or reads as an attribute counts; comments, strings "
+                "and your own variable names do not.")
+
+
+def _matches(entry: str, dotted: str) -> bool:
+    """``entry``'s dotted components form a contiguous run of ``dotted``'s components."""
+    want, have = entry.split("."), dotted.split(".")
+    return any(have[i:i + len(want)] == want for i in range(len(have) - len(want) + 1))
+
+
+def used_names(func) -> list[tuple[str, str]]:
+    """What ``func`` calls, imports and reads as attributes: ``(dotted name, where)`` pairs.
+
+    ``where`` is ``"line N"`` of ``func``'s source, or ``"in helper NAME, line N"`` for a function or
+    class of the notebook that ``func`` uses. Names are resolved where they can be: a module alias
+    becomes the module's name (``np.linalg.inv`` → ``numpy.linalg.inv``), a global function or
+    class imported from a library becomes ``module.qualname``; attributes of local variables keep
+    only the attribute (``x.sum()`` → ``sum``). Raises :class:`CheckFailed` when the source cannot
+    be read (a function built at run time).
+    """
+    found: list[tuple[str, str]] = []
+    _collect(func, found, seen=set(), label="", home=getattr(func, "__module__", None))
+    return found
+
+
+def _source_tree(obj):
+    source = textwrap.dedent(inspect.getsource(obj))
+    return ast.parse(source), inspect.getsourcelines(obj)[1]
+
+
+def _collect(obj, found: list, seen: set, label: str, home) -> None:
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if inspect.isclass(obj):            # a class of the notebook: its methods (getsource of a class
+        for member in vars(obj).values():   # defined in a notebook cell fails on Python < 3.13)
+            member = getattr(member, "__func__", member)
+            if inspect.isfunction(member):
+                _collect(member, found, seen, label or obj.__name__, home)
+        return
+    func = inspect.unwrap(obj)
+    try:
+        tree, _ = _source_tree(func)
+    except SyntaxError:                 # a lambda inside a longer line: read its compiled names instead
+        _collect_compiled(func, found, label)
+        return
     except (OSError, TypeError):
-        _fail(f"could not read the source of {getattr(func, '__name__', func)!r}: define it in the notebook")
-    used = [name for name in forbidden if name in source]
-    if used:
-        _fail(f"{func.__name__} uses {', '.join(used)}: this part asks you to implement it yourself "
-              "(the course package's version is the reference the tests compare with).")
+        if label:
+            return                      # a helper without source: nothing to read
+        _fail(f"could not read the source of {getattr(func, '__name__', func)!r}: define it with `def` in the notebook")
+    scope = dict(builtins.__dict__)
+    scope.update(getattr(func, "__globals__", {}))
+    closure = getattr(func, "__closure__", None) or ()
+    for name, cell in zip(getattr(getattr(func, "__code__", None), "co_freevars", ()), closure):
+        try:
+            scope[name] = cell.cell_contents
+        except ValueError:
+            pass
+    local = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.arg):
+            local.add(n.arg)
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n is not tree.body[0]:
+            local.add(n.name)
+        elif isinstance(n, (ast.Import, ast.ImportFrom)):
+            local.update((a.asname or a.name).split(".")[0] for a in n.names)
+
+    def where(node) -> str:
+        return (f"in helper {label}, " if label else "") + f"line {node.lineno}"
+
+    def module_name(value) -> str | None:
+        return value.__name__ if isinstance(value, types.ModuleType) else None
+
+    def origin(value) -> str | None:
+        """The library name of a global value, None for data and for the notebook's own code."""
+        if isinstance(value, types.ModuleType):
+            return value.__name__
+        if isinstance(value, (int, float, complex, str, bytes, bool, list, tuple, dict, set)) or value is None:
+            return None
+        mod = getattr(value, "__module__", None) if (callable(value) or inspect.isclass(value)) else None
+        if mod is None and callable(value):
+            mod = type(value).__module__
+        if not mod or mod in ("builtins", home, "__main__"):
+            return None
+        qual = getattr(value, "__qualname__", None) or getattr(value, "__name__", None) or type(value).__name__
+        return f"{mod}.{qual}"
+
+    def chain(node) -> list[str] | None:
+        """The dotted components of a Name/Attribute chain, the root resolved when global."""
+        parts = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name):
+            return parts[::-1] if parts else None         # e.g. f(x).log_prob: the attributes only
+        if node.id in local or node.id not in scope:
+            return parts[::-1] if parts else None         # a local variable: its name is the learner's own
+        value = scope[node.id]
+        root = module_name(value) or origin(value)
+        if root is None:
+            return parts[::-1] if parts else None
+        return root.split(".") + parts[::-1]
+
+    inner = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}   # a.b of a.b.c
+    helpers = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                found.append((a.name, where(node)))
+        elif isinstance(node, ast.ImportFrom):
+            base = "." * node.level + (node.module or "")
+            for a in node.names:
+                found.append((f"{base}.{a.name}".lstrip("."), where(node)))
+        elif isinstance(node, ast.Attribute) and not isinstance(getattr(node, "ctx", None), ast.Store):
+            if id(node) in inner:
+                continue
+            parts = chain(node)
+            if parts:
+                found.append((".".join(parts), where(node)))
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in local and node.id in scope \
+                and id(node) not in inner:                                   # roots of a.b.c are in the chain
+            value = scope[node.id]
+            src = origin(value)
+            if src is not None:
+                found.append((src, where(node)))
+                if src.split(".")[-1] != node.id:
+                    found.append((node.id, where(node)))
+            elif (inspect.isfunction(value) or inspect.isclass(value)) and getattr(value, "__module__", None) in (home, "__main__") \
+                    and value is not func:
+                helpers.append(value)
+        if isinstance(node, ast.Call):
+            last = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+            strings = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+            if last == "getattr" and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) \
+                    and isinstance(node.args[1].value, str):
+                base = chain(node.args[0]) if isinstance(node.args[0], (ast.Name, ast.Attribute)) else None
+                found.append((".".join((base or []) + [node.args[1].value]), where(node)))
+            elif last in ("__import__", "import_module") and strings:
+                found.append((strings[0], where(node)))
+    for helper in helpers:
+        _collect(helper, found, seen, getattr(helper, "__name__", "?"), home)
+
+
+def _collect_compiled(func, found: list, label: str) -> None:
+    """The names a compiled function uses (globals, attributes, imports: ``co_names``, never its
+    local variables or strings), for code whose source does not parse on its own (a lambda)."""
+    where = (f"in helper {label}" if label else f"in {getattr(func, '__name__', 'the function')}")
+    scope = getattr(func, "__globals__", {})
+    codes = [func.__code__]
+    while codes:
+        code = codes.pop()
+        codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+        for name in code.co_names:
+            value = scope.get(name)
+            found.append((value.__name__ if isinstance(value, types.ModuleType) else name, where))
 
 
 def _guard(namespace: dict) -> None:

@@ -14,7 +14,9 @@ nbgrader does the bookkeeping and the sandbox does the running:
    are handed to nbgrader's ``SaveAutoGrades`` and the scores are read back from the gradebook.
 
 Every submission ends with a score and a reason, or "needs manual grading" with a reason; one
-broken submission never stops the others.
+broken submission never stops the others. Before anything runs, the sandbox is started once (a
+blocked bubblewrap stops the run with what to fix, instead of giving everyone zero) and the hidden
+tests, the gradebook and the submissions are checked to be invisible from inside it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import re
 import secrets
 import shutil
 import tempfile
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,11 +35,13 @@ from typing import Callable, Mapping
 
 import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
+from sqlalchemy.exc import SAWarning
 from traitlets import Unicode
 from traitlets.config import Config
 
-from .course import course_config, source_notebook
-from .sandbox import Execution, Limits, bwrap_path, run_notebook
+from .course import course_config, part_titles, source_notebook
+from .errors import CellsChanged, GradingError
+from .sandbox import Execution, Limits, bwrap_path, check_not_exposed, check_sandbox, run_notebook
 
 PROLOGUE = "__import__('hepcourse.grading.checks').grading.checks._guard(globals())  # added by the grader"
 EPILOGUE = "print({marker!r})  # added by the grader"
@@ -50,6 +55,7 @@ class PartGrade:
     score: float
     max_score: float
     message: str = ""          # the error the test raised, "" when it passed
+    title: str = ""            # the part as the notebook names it: "Part A — the exact likelihood ratio"
 
     @property
     def passed(self) -> bool:
@@ -84,6 +90,23 @@ class UseExecuted(NbGraderPreprocessor):
                 cell.outputs = done.get("outputs", [])
                 cell.execution_count = done.get("execution_count")
         return nb, resources
+
+
+UNSANDBOXED = ("nbgrader's own autograde (the formgrader's Autograde button, `nbgrader autograde`) would run "
+               "this student's code without a sandbox, with your rights, so this course turns it off. Autograde in "
+               "the sandbox with: hepcourse grade autograde {assignment} (add --student {student} for one student); "
+               "the formgrader then shows the results. For notebooks you trust, HEPCOURSE_ALLOW_UNSANDBOXED=1 "
+               "switches nbgrader's autograde back on.")
+
+
+class RefuseUnsandboxed(NbGraderPreprocessor):
+    """Put first among nbgrader's autograde preprocessors by ``nbgrader_config.py``: stops the
+    unsandboxed autograde of the formgrader and the ``nbgrader`` command, saying what to run instead."""
+
+    def preprocess(self, nb, resources):
+        info = resources.get("nbgrader", {})
+        raise GradingError(UNSANDBOXED.format(assignment=info.get("assignment", "ASSIGNMENT"),
+                                              student=info.get("student", "STUDENT")))
 
 
 def _is_test(cell) -> bool:
@@ -179,155 +202,247 @@ def _readable_notebook(path: Path) -> str:
     return ""
 
 
-def autograde(assignment: str, submissions: Mapping[str, Path | nbformat.NotebookNode],
-              workdir: Path | None = None, jobs: int = 2, sandbox: bool | None = None,
-              limits: Limits = Limits(), on_graded: Callable[[SubmissionGrade], None] | None = None,
-              course: Config | None = None) -> dict[str, SubmissionGrade]:
-    """Grade ``submissions`` (student id → notebook file or notebook) of ``assignment``.
+# ----------------------------------------------------------------------------- one grading run
 
-    ``jobs`` notebooks run at once. ``sandbox``: True requires bubblewrap, False runs without it
-    (only for your own notebooks), None uses it when installed. ``on_graded`` is called as each
-    submission is recorded (progress reporting).
+@dataclass
+class _Run:
+    """The nbgrader side of one grading run: its configuration, folders and the two nbgrader APIs
+    (``sanitizer`` prepares submissions, ``recorder`` writes the executed ones into the gradebook)."""
 
-    By default a throwaway course is made in ``workdir`` (deleted afterwards when None) from
-    ``solutions/``. An instructor passes ``course``, the nbgrader configuration of a real course
-    (see :func:`instructor_course`), whose gradebook then receives the grades.
-    """
-    import warnings
+    assignment: str
+    cfg: Config
+    sanitizer: object
+    recorder: object
+    max_score: float
+    known_ids: set[str]
+    titles: dict[str, str]
 
-    from nbgrader.api import Gradebook, MissingEntry
+    @property
+    def root(self) -> Path:
+        return Path(self.cfg.CourseDirectory.root)
+
+    @property
+    def submitted(self) -> Path:
+        return self.root / self.cfg.CourseDirectory.submitted_directory
+
+    @property
+    def autograded(self) -> Path:
+        return self.root / self.cfg.CourseDirectory.autograded_directory
+
+    @property
+    def runs(self) -> Path:
+        return self.submitted.parent / "runs"
+
+    @property
+    def source(self) -> Path:
+        return self.root / self.cfg.CourseDirectory.source_directory / self.assignment / f"{self.assignment}.ipynb"
+
+    @property
+    def gradebook(self) -> Path:
+        return Path(self.cfg.CourseDirectory.db_url.removeprefix("sqlite:///"))
+
+
+def _throwaway_course(assignment: str, workdir: Path, source: Path | None) -> Config:
+    """A course in ``workdir`` holding only ``assignment``, copied from ``source`` (a folder of
+    ``<assignment>/<assignment>.ipynb``; default ``solutions/``), with its own gradebook."""
+    folder = (Path(source) / assignment) if source else source_notebook(assignment).parent
+    shutil.copytree(folder, workdir / "source" / assignment, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    return course_config(workdir, workdir / "gradebook.db", source="source", release="release")
+
+
+def _recording_config(cfg: Config, runs: Path) -> Config:
+    """``cfg`` with nbgrader's ``Execute`` replaced by :class:`UseExecuted` (the sandbox ran the notebooks)."""
+    record_cfg = copy.deepcopy(cfg)
+    record_cfg.UseExecuted.runs_dir = str(runs)
+    record_cfg.Autograde.autograde_preprocessors = [
+        UseExecuted,
+        "nbgrader.preprocessors.IgnorePattern",
+        "nbconvert.preprocessors.ClearMetadataPreprocessor",
+        "nbgrader.preprocessors.LimitOutput",
+        "nbgrader.preprocessors.SaveAutoGrades",
+        "nbgrader.preprocessors.AssignLatePenalties",
+        "nbgrader.preprocessors.CheckCellMetadata",
+    ]
+    return record_cfg
+
+
+def _cells_changed(cfg: Config, assignment: str, source: Path) -> CellsChanged:
+    """The error for a source whose nbgrader cells differ from those the gradebook recorded."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(cfg.CourseDirectory.db_url, course_id=cfg.CourseDirectory.course_id) as gb:
+        nb = gb.find_notebook(assignment, assignment)
+        recorded = {c.name for c in nb.source_cells} | {c.name for c in nb.grade_cells}
+        n = len(nb.submissions)
+    now = {c.metadata["nbgrader"]["grade_id"] for c in nbformat.read(source, as_version=4).cells
+           if c.metadata.get("nbgrader", {}).get("grade_id")}
+    added, removed = sorted(now - recorded), sorted(recorded - now)
+    return CellsChanged(
+        f"{source} no longer has the cells the gradebook recorded for {assignment} "
+        f"(added: {', '.join(added) or 'none'}; removed or renamed: {', '.join(removed) or 'none'}), and "
+        f"{n} submissions are recorded: nbgrader cannot change an assignment's cells once it has submissions. "
+        "Undo the change and put new checks inside an existing test cell (its hidden-tests block may grow; "
+        "points may change), or grade in a new gradebook (HEPCOURSE_GRADING_DIR=<new folder>) after "
+        "releasing the changed assignment. See the instructor guide, 'Changing an assignment during a term'.")
+
+
+def _open_run(assignment: str, cfg: Config) -> _Run:
+    """Record ``assignment``'s cells in the gradebook (nbgrader ``generate_assignment``) and
+    return the run; a change of cells after submissions exist raises :class:`CellsChanged`."""
+    from nbgrader.api import Gradebook
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
-    from sqlalchemy.exc import SAWarning
 
-    # nbgrader 0.9.6 with SQLAlchemy 2.1 warns on every autograde; the scores are unaffected
-    warnings.filterwarnings("ignore", category=SAWarning)
-    if sandbox is None:
-        sandbox = bwrap_path() is not None
-    if sandbox and bwrap_path() is None:
-        raise RuntimeError("sandboxed grading needs bubblewrap: apt-get install bubblewrap")
-    owner = None
-    if course is None:
-        if workdir is None:
-            owner = tempfile.TemporaryDirectory(prefix="hepcourse-grade-")
-            workdir = Path(owner.name)
-        workdir = Path(workdir)
-        shutil.copytree(source_notebook(assignment).parent, workdir / "source" / assignment, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-        cfg = course_config(workdir, workdir / "gradebook.db", source="source", release="release")
-    else:
-        cfg = copy.deepcopy(course)
+    cfg = copy.deepcopy(cfg)
     cfg.NbGraderAPI.log_level = "ERROR"
-    root = Path(cfg.CourseDirectory.root)
-    submitted_dir = root / cfg.CourseDirectory.submitted_directory
-    autograded_dir = root / cfg.CourseDirectory.autograded_directory
-    runs = submitted_dir.parent / "runs"
-    try:
-        sanitize_cfg = copy.deepcopy(cfg)
-        sanitize_cfg.Autograde.autograde_preprocessors = []
-        record_cfg = copy.deepcopy(cfg)
-        record_cfg.UseExecuted.runs_dir = str(runs)
-        record_cfg.Autograde.autograde_preprocessors = [
-            UseExecuted,
-            "nbgrader.preprocessors.IgnorePattern",
-            "nbconvert.preprocessors.ClearMetadataPreprocessor",
-            "nbgrader.preprocessors.LimitOutput",
-            "nbgrader.preprocessors.SaveAutoGrades",
-            "nbgrader.preprocessors.AssignLatePenalties",
-            "nbgrader.preprocessors.CheckCellMetadata",
-        ]
-        sanitizer = NbGraderAPI(coursedir=CourseDirectory(config=sanitize_cfg), config=sanitize_cfg)
-        recorder = NbGraderAPI(coursedir=CourseDirectory(config=record_cfg), config=record_cfg)
-        generated = sanitizer.generate_assignment(assignment)
-        if not generated["success"]:
-            raise RuntimeError(f"generating {assignment} failed:\n{generated.get('error') or generated.get('log')}")
-        with Gradebook(cfg.CourseDirectory.db_url, course_id=cfg.CourseDirectory.course_id) as gb:
-            max_score = gb.find_assignment(assignment).max_score
-        master = nbformat.read(Path(cfg.CourseDirectory.root) / cfg.CourseDirectory.source_directory
-                               / assignment / f"{assignment}.ipynb", as_version=4)
-        known_ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in master.cells} - {None}
-
-        problems: dict[str, list[str]] = {}
-        notes: dict[str, str] = {}
-        runs_info: dict[str, Execution] = {}
-
-        def execute(student: str, nonce: str) -> str:
-            folder = runs / student
-            run = run_notebook(folder / "input.ipynb", folder / "raw.ipynb", limits, sandbox=sandbox)
-            runs_info[student] = run
-            if (folder / "raw.ipynb").exists():
-                nb = nbformat.read(folder / "raw.ipynb", as_version=4)
-            else:  # nothing came back: every test fails with the reason
-                nb = nbformat.read(folder / "sanitized.ipynb", as_version=4)
-            nb, found = _verify(nb, nonce, run)
-            problems[student] = found
-            nbformat.write(nb, folder / "executed.ipynb")
-            return student
-
-        results: dict[str, SubmissionGrade] = {}
-        pending = []
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            for student, notebook in submissions.items():
-                submitted = submitted_dir / student / assignment / f"{assignment}.ipynb"
-                submitted.parent.mkdir(parents=True, exist_ok=True)
-                if isinstance(notebook, nbformat.NotebookNode):
-                    nbformat.write(notebook, submitted)
-                elif not (submitted.exists() and submitted.samefile(notebook)):
-                    shutil.copyfile(notebook, submitted)
-                unreadable = _readable_notebook(submitted)
-                if unreadable:
-                    results[student] = SubmissionGrade(student, 0.0, max_score, error=unreadable)
-                    continue
-                notes[student] = _repair_metadata(submitted, known_ids)
-                done = sanitizer.autograde(assignment, student)
-                sanitized = autograded_dir / student / assignment / f"{assignment}.ipynb"
-                if not done["success"] or not sanitized.exists():
-                    why = _last_error_line(done.get("error") or done.get("log") or "")
-                    results[student] = SubmissionGrade(student, None, max_score, needs_manual_grade=True,
-                                                       error=f"nbgrader could not prepare the submission: {why}")
-                    continue
-                folder = runs / student
-                folder.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(sanitized, folder / "sanitized.ipynb")
-                nonce = secrets.token_hex(16)
-                nbformat.write(_with_markers(nbformat.read(sanitized, as_version=4), nonce), folder / "input.ipynb")
-                pending.append(pool.submit(execute, student, nonce))
-
-            for future in pending:
-                student = future.result()
-                recorded = recorder.autograde(assignment, student)
-                results[student] = _read_grade(autograded_dir, assignment, student, max_score, recorded,
-                                               runs_info[student], problems[student], Gradebook, MissingEntry,
-                                               cfg.CourseDirectory.db_url, notes.get(student, ""))
-                if on_graded:
-                    on_graded(results[student])
-        return {student: results[student] for student in submissions}
-    finally:
-        if owner is not None:
-            owner.cleanup()
+    sanitize_cfg = copy.deepcopy(cfg)
+    sanitize_cfg.Autograde.autograde_preprocessors = []
+    run = _Run(assignment, cfg, None, None, 0.0, set(), {})
+    record_cfg = _recording_config(cfg, run.runs)
+    run.sanitizer = NbGraderAPI(coursedir=CourseDirectory(config=sanitize_cfg), config=sanitize_cfg)
+    run.recorder = NbGraderAPI(coursedir=CourseDirectory(config=record_cfg), config=record_cfg)
+    if not run.source.exists():
+        raise GradingError(f"the source of {assignment} is missing: {run.source}")
+    generated = run.sanitizer.generate_assignment(assignment)
+    if not generated["success"]:
+        log = "\n".join(filter(None, [generated.get("log"), generated.get("error")]))
+        if "Cannot add or remove cells" in log or "Cannot modify existing assignment" in log:
+            raise _cells_changed(cfg, assignment, run.source)
+        raise GradingError(f"nbgrader could not generate {assignment} from {run.source}:\n{log}")
+    with Gradebook(cfg.CourseDirectory.db_url, course_id=cfg.CourseDirectory.course_id) as gb:
+        run.max_score = gb.find_assignment(assignment).max_score
+    master = nbformat.read(run.source, as_version=4)
+    run.known_ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in master.cells} - {None}
+    run.titles = part_titles(master)
+    return run
 
 
-def _read_grade(autograded_dir, assignment, student, max_score, recorded, run, problems, Gradebook, MissingEntry,
-                db_url, note=""):
-    reasons = []
-    if run.status != "ok":
-        reasons.append(run.reason)
-    reasons += problems
+def _file(run: _Run, student: str, notebook: Path | nbformat.NotebookNode) -> Path:
+    """Put ``notebook`` where nbgrader looks for ``student``'s submission (if it is not there already)."""
+    submitted = run.submitted / student / run.assignment / f"{run.assignment}.ipynb"
+    submitted.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(notebook, nbformat.NotebookNode):
+        nbformat.write(notebook, submitted)
+    elif not (submitted.exists() and submitted.samefile(notebook)):
+        shutil.copyfile(notebook, submitted)
+    return submitted
+
+
+def _prepare(run: _Run, student: str, notebook) -> tuple[SubmissionGrade | None, str]:
+    """File and sanitize one submission, and write the notebook the sandbox runs.
+
+    Returns (a grade, '') when the submission cannot be run (it then needs a look), else
+    (None, the nonce its test cells print)."""
+    submitted = _file(run, student, notebook)
+    unreadable = _readable_notebook(submitted)
+    if unreadable:
+        return SubmissionGrade(student, 0.0, run.max_score, needs_manual_grade=True, error=unreadable), ""
+    note = _repair_metadata(submitted, run.known_ids)
+    done = run.sanitizer.autograde(run.assignment, student)
+    sanitized = run.autograded / student / run.assignment / f"{run.assignment}.ipynb"
+    if not done["success"] or not sanitized.exists():
+        why = _last_error_line(done.get("error") or done.get("log") or "")
+        return SubmissionGrade(student, None, run.max_score, needs_manual_grade=True,
+                               error=f"nbgrader could not prepare the submission: {why}"), ""
+    folder = run.runs / student
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(sanitized, folder / "sanitized.ipynb")
+    (folder / "note.txt").write_text(note)
+    nonce = secrets.token_hex(16)
+    nbformat.write(_with_markers(nbformat.read(sanitized, as_version=4), nonce), folder / "input.ipynb")
+    return None, nonce
+
+
+def _execute(folder: Path, nonce: str, limits: Limits, sandbox: bool) -> tuple[Execution, list[str]]:
+    """Run ``folder/input.ipynb`` (in the sandbox) and write the checked outputs to ``executed.ipynb``."""
+    run = run_notebook(folder / "input.ipynb", folder / "raw.ipynb", limits, sandbox=sandbox)
+    raw = folder / "raw.ipynb"
+    # when nothing came back, every test fails with the reason
+    nb = nbformat.read(raw if raw.exists() else folder / "sanitized.ipynb", as_version=4)
+    nb, problems = _verify(nb, nonce, run)
+    nbformat.write(nb, folder / "executed.ipynb")
+    return run, problems
+
+
+def _record(run: _Run, student: str, execution: Execution, problems: list[str]) -> SubmissionGrade:
+    """Hand the executed notebook to nbgrader (scores into the gradebook) and read the grade back."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    recorded = run.recorder.autograde(run.assignment, student)
+    reasons = ([execution.reason] if execution.status != "ok" else []) + problems
     if not recorded["success"]:
         reasons.append("recording the grades failed: " + _last_error_line(recorded.get("error") or recorded.get("log") or ""))
-    with Gradebook(db_url) as gb:
+    note = (run.runs / student / "note.txt").read_text() if (run.runs / student / "note.txt").exists() else ""
+    with Gradebook(run.cfg.CourseDirectory.db_url) as gb:
         try:
-            sub = gb.find_submission(assignment, student)
+            sub = gb.find_submission(run.assignment, student)
         except MissingEntry:
-            return SubmissionGrade(student, None, max_score, needs_manual_grade=True,
-                                   error="; ".join(reasons) or "no submission recorded", seconds=run.seconds)
-        graded = autograded_dir / student / assignment / f"{assignment}.ipynb"
+            return SubmissionGrade(student, None, run.max_score, needs_manual_grade=True,
+                                   error="; ".join(reasons) or "no submission recorded", seconds=execution.seconds)
+        graded = run.autograded / student / run.assignment / f"{run.assignment}.ipynb"
         cells = {}
         if graded.exists():
-            nb = nbformat.read(graded, as_version=4)
-            cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
-        parts = {g.name: PartGrade(g.name, float(g.score), float(g.max_score), _error_message(cells.get(g.name, {})))
+            cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nbformat.read(graded, as_version=4).cells}
+        parts = {g.name: PartGrade(g.name, float(g.score), float(g.max_score), _error_message(cells.get(g.name, {})),
+                                   run.titles.get(g.name, ""))
                  for nb_sub in sub.notebooks for g in nb_sub.grades}
         manual = bool(sub.needs_manual_grade) or bool(reasons)
         return SubmissionGrade(student, float(sub.score), float(sub.max_score), parts, manual,
-                               "; ".join(reasons + ([note] if note else [])), run.seconds)
+                               "; ".join(reasons + ([note] if note else [])), execution.seconds)
+
+
+def _secrets(run: _Run) -> dict[str, Path]:
+    return {"the hidden tests": run.source.parent, "the gradebook": run.gradebook, "the submissions": run.submitted}
+
+
+def autograde(assignment: str, submissions: Mapping[str, Path | nbformat.NotebookNode],
+              workdir: Path | None = None, jobs: int = 2, sandbox: bool | None = None,
+              limits: Limits = Limits(), on_graded: Callable[[SubmissionGrade], None] | None = None,
+              course: Config | None = None, source: Path | None = None) -> dict[str, SubmissionGrade]:
+    """Grade ``submissions`` (student id → notebook file or notebook) of ``assignment``.
+
+    ``jobs`` notebooks run at once. ``sandbox``: True requires a working bubblewrap (checked
+    first, :func:`~hepcourse.grading.sandbox.check_sandbox`), False runs without it (only for your
+    own notebooks), None uses it when installed. ``on_graded`` is called as each submission is
+    recorded (progress reporting).
+
+    By default a throwaway course is made in ``workdir`` (deleted afterwards when None) from
+    ``source`` (a folder like ``solutions/``, the default). An instructor passes ``course``, the
+    nbgrader configuration of a real course (see :func:`instructor_course`), whose gradebook then
+    receives the grades.
+    """
+    warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader 0.9.6 with SQLAlchemy 2.1; scores unaffected
+    if sandbox is None:
+        sandbox = bwrap_path() is not None
+    if sandbox:
+        check_sandbox()
+    with tempfile.TemporaryDirectory(prefix="hepcourse-grade-") as tmp:
+        if course is None:
+            workdir = Path(workdir or tmp)
+            course = _throwaway_course(assignment, workdir, source)
+        run = _open_run(assignment, course)
+        if sandbox:
+            check_not_exposed(_secrets(run))
+        return _grade_all(run, submissions, jobs, sandbox, limits, on_graded)
+
+
+def _grade_all(run: _Run, submissions, jobs, sandbox, limits, on_graded) -> dict[str, SubmissionGrade]:
+    """Prepare each submission in this thread, run ``jobs`` at once, record them one at a time."""
+    results: dict[str, SubmissionGrade] = {}
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        pending = {}
+        for student, notebook in submissions.items():
+            grade, nonce = _prepare(run, student, notebook)
+            if grade is not None:
+                results[student] = grade
+                if on_graded:
+                    on_graded(grade)
+                continue
+            pending[student] = pool.submit(_execute, run.runs / student, nonce, limits, sandbox)
+        for student, future in pending.items():
+            execution, problems = future.result()
+            results[student] = _record(run, student, execution, problems)
+            if on_graded:
+                on_graded(results[student])
+    return {student: results[student] for student in submissions}

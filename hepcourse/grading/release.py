@@ -16,11 +16,12 @@ from pathlib import Path
 import nbformat
 
 from .course import RELEASE_DIR, assignments, course_config, source_notebook
+from .errors import GradingError
 
 CHECKSUMS_NAME = "RELEASES.sha256"
 
 
-class ModifiedReleaseError(RuntimeError):
+class ModifiedReleaseError(GradingError, RuntimeError):
     """A committed release was edited after it was generated."""
 
 

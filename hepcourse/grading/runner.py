@@ -5,20 +5,47 @@
 Limits are set with ``setrlimit`` before the kernel starts, so the kernel inherits them: address
 space (memory), CPU seconds, and the size of any file written. Outputs are capped while they
 arrive, so a notebook that prints gigabytes cannot exhaust the grader's memory. The wall-clock
-limit is enforced from outside (the parent kills the whole sandbox).
+limit is enforced from outside (the parent kills the whole sandbox). ``resource`` exists only on
+POSIX systems: on Windows (``hepcourse check`` of a learner) the notebook runs without these limits.
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
+
+try:
+    import resource
+except ImportError:  # Windows: no setrlimit
+    resource = None
 
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 TRUNCATED = "\n[output truncated by the grader: more than {kb} kB]\n"
+
+# Run in the kernel before the notebook (and removed from the graded copy). A cell that allocates
+# until the memory limit stops it leaves the kernel with no free memory at all, and a kernel that
+# fails to allocate while it sends its reply sends half a message: the runner then sees an
+# "Invalid Signature" and the rest of the notebook is lost. The kernel therefore holds a reserve
+# that is given back the moment a cell raises MemoryError, so it can report that error and run
+# the cells after it.
+MEMORY_RESERVE_MB = 128
+KERNEL_SETUP = f"""
+def _hepcourse_setup():
+    from IPython import get_ipython
+    reserve = [bytearray({MEMORY_RESERVE_MB} * 2**20)]
+
+    def on_memory_error(shell, etype, value, tb, tb_offset=None):
+        reserve.clear()
+        return shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+
+    get_ipython().set_custom_exc((MemoryError,), on_memory_error)
+
+_hepcourse_setup()
+del _hepcourse_setup
+"""
 
 
 class CappedClient(NotebookClient):
@@ -44,6 +71,23 @@ class CappedClient(NotebookClient):
         return super().output(outs, msg, display_id, cell_index)
 
 
+def set_limits(memory_mb: int, cpu_s: int, file_mb: int = 256) -> list[str]:
+    """Limit this process and its children (the kernel): address space, CPU time, size of a
+    written file. Returns the limits the operating system accepted: none on Windows (no
+    ``resource``); macOS may refuse the address-space limit, which it does not enforce anyway."""
+    if resource is None:
+        return []
+    applied = []
+    for name, value in (("RLIMIT_AS", memory_mb * 1024 * 1024), ("RLIMIT_CPU", cpu_s),
+                        ("RLIMIT_FSIZE", file_mb * 1024 * 1024)):
+        try:
+            resource.setrlimit(getattr(resource, name), (value, value))
+            applied.append(name)
+        except (ValueError, OSError, AttributeError):
+            continue
+    return applied
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("src")
@@ -54,12 +98,10 @@ def main(argv=None) -> int:
     p.add_argument("--output-kb", type=int, default=64)
     args = p.parse_args(argv)
 
-    mem = args.memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-    resource.setrlimit(resource.RLIMIT_CPU, (args.cpu_s, args.cpu_s))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024 * 1024,) * 2)
+    set_limits(args.memory_mb, args.cpu_s)
 
     nb = nbformat.read(args.src, as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(KERNEL_SETUP))
     client = CappedClient(nb, cap_bytes=args.output_kb * 1024, timeout=args.cell_timeout, allow_errors=True,
                           kernel_name="python3", startup_timeout=120, record_timing=False,
                           interrupt_on_timeout=True, resources={"metadata": {"path": "."}},
@@ -72,6 +114,7 @@ def main(argv=None) -> int:
     except DeadKernelError as err:
         nb.metadata["hepcourse_grading"] = {"kernel_died": str(err)[:500]}
         status = 3
+    nb.cells.pop(0)
     nbformat.write(nb, args.dst)
     return status
 

@@ -12,7 +12,9 @@ What the sandbox does (``bwrap`` from Debian's ``bubblewrap``):
 * limits: wall clock (the parent kills the sandbox), CPU seconds, address space (memory), size of
   written files, and the output kept per cell (see :mod:`hepcourse.grading.runner`).
 
-Without ``bwrap`` (a learner checking their own notebook) the same runner runs unsandboxed.
+Without ``bwrap`` (a learner checking their own notebook) the same runner runs unsandboxed, with
+the same environment (:func:`grading_environment`: quick mode, one thread, the CPU) and, where the
+operating system has them, the same limits; only the isolation is missing.
 """
 
 from __future__ import annotations
@@ -23,15 +25,33 @@ import signal
 import subprocess
 import sys
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import hepcourse
 from hepcourse import config
 
+from .errors import SandboxUnavailable, SecretsExposed
+
+BWRAP_HELP = (
+    "bubblewrap needs unprivileged user namespaces. On Debian/Ubuntu: `apt-get install bubblewrap`; "
+    "on Ubuntu 24.04 AppArmor blocks them for unconfined programs: "
+    "`sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0` (or an AppArmor profile for bwrap); "
+    "on older kernels `sudo sysctl kernel.unprivileged_userns_clone=1`; inside a container (Docker, "
+    "Kubernetes) the runtime's seccomp/AppArmor profile must allow unshare and mount (grade on the "
+    "host or in a VM if it cannot). `hepcourse grade doctor` checks this.")
+
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits of one submission."""
+    """Resource limits of one submission: the one place where grading's limits are set.
+
+    ``cell_s``: the slowest graded cell of any assignment takes about 1 s on 2 cores with the
+    reference solution (the setup cell with its imports about 4 s; ``tests/README.md`` lists them);
+    30 s leaves room for a slow laptop and slow but correct answers, and bounds what an endless
+    loop costs. ``hepcourse grade autograde --wall-s/--cell-s`` (``make grade WALL_S= CELL_S=``)
+    change the two time limits for one run.
+    """
 
     wall_s: int = 180          # whole notebook, kernel start included
     cell_s: int = 30           # one cell (then the kernel is interrupted and the next cell runs)
@@ -53,12 +73,38 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
-def _ro_binds() -> list[str]:
-    # the course's data sets (data/) are read by assignments through hepcourse.data.load
+def visible_paths() -> list[Path]:
+    """The folders bound read-only into the sandbox: the operating system, Python, the ``hepcourse``
+    package and the course's data sets (``data/``, read by assignments through ``hepcourse.data.load``)."""
     paths = {"/usr", "/etc", sys.base_prefix, sys.prefix, str(Path(hepcourse.__file__).resolve().parent),
              str(config.DATA_DIR.resolve())}
+    return [Path(p) for p in sorted(paths) if os.path.exists(p)]
+
+
+def exposed(secrets: dict[str, Path]) -> list[str]:
+    """Which of ``secrets`` (what → path: hidden tests, gradebook, submissions) student code could
+    read inside the sandbox, because they lie inside one of :func:`visible_paths`."""
+    found = []
+    for what, path in secrets.items():
+        real = Path(path).resolve()
+        for seen in visible_paths():
+            if real == seen.resolve() or seen.resolve() in real.parents:
+                found.append(f"{what} ({real}): inside {seen}, which the sandbox shows read-only")
+                break
+    return found
+
+
+def check_not_exposed(secrets: dict[str, Path]) -> None:
+    """Raise :class:`SecretsExposed` if any of ``secrets`` would be visible to student code."""
+    found = exposed(secrets)
+    if found:
+        raise SecretsExposed("; ".join(found) + ". Move the course checkout (or HEPCOURSE_GRADING_DIR, or "
+                             "the private solutions) outside /usr, /etc and the Python installation")
+
+
+def _ro_binds() -> list[str]:
     args = []
-    for p in sorted(paths):
+    for p in map(str, visible_paths()):
         if os.path.exists(p):
             args += ["--ro-bind", p, p]
     for link, target in (("/bin", "usr/bin"), ("/sbin", "usr/sbin"), ("/lib", "usr/lib"), ("/lib64", "usr/lib64")):
@@ -69,18 +115,25 @@ def _ro_binds() -> list[str]:
     return args
 
 
+def grading_environment() -> dict[str, str]:
+    """The variables every graded notebook runs with, in the sandbox and in ``hepcourse check``
+    alike: quick mode, one thread, the CPU (the sandbox has no GPU device), no interactive plots."""
+    return {"HEPCOURSE_QUICK": "1", "HEPCOURSE_DEVICE": "cpu", "CUDA_VISIBLE_DEVICES": "",
+            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+            "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "NBGRADER_EXECUTION": "autograde"}
+
+
 def sandbox_command(workdir: Path, argv: list[str]) -> list[str]:
     """The ``bwrap`` command line that runs ``argv`` with ``workdir`` as its only writable folder."""
     bwrap = bwrap_path()
     if bwrap is None:
-        raise RuntimeError("bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap); "
-                           "grading untrusted submissions without a sandbox is unsafe")
+        raise SandboxUnavailable("bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap); "
+                                 "grading untrusted submissions without a sandbox is unsafe")
     home = "/home/student"
     env = {"HOME": home, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "LANG": "C.UTF-8",
-           "MPLBACKEND": "Agg", "MPLCONFIGDIR": f"{home}/.mpl", "IPYTHONDIR": f"{home}/.ipython",
+           "MPLCONFIGDIR": f"{home}/.mpl", "IPYTHONDIR": f"{home}/.ipython",
            "JUPYTER_RUNTIME_DIR": f"{home}/.runtime", "JUPYTER_DATA_DIR": f"{home}/.jupyter",
-           "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "HEPCOURSE_QUICK": "1",
-           "PYTHONDONTWRITEBYTECODE": "1", "NBGRADER_EXECUTION": "autograde",
+           **grading_environment(),
            # import the hepcourse this grader runs (a git worktree, or PYTHONPATH), not the one an
            # editable install points to, which is not mounted; only the package folder is bound there
            "PYTHONPATH": str(Path(hepcourse.__file__).resolve().parent.parent)}
@@ -93,6 +146,45 @@ def sandbox_command(workdir: Path, argv: list[str]) -> list[str]:
     cmd += _ro_binds()
     cmd += ["--bind", str(workdir), home, "--chdir", home]
     return cmd + argv
+
+
+@lru_cache(maxsize=None)
+def _start_sandbox(bwrap: str) -> str:
+    """'' if ``bwrap`` can start this course's sandbox, else its error output (cached per process)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="hepcourse-bwrap-") as tmp:
+        try:
+            proc = subprocess.run(sandbox_command(Path(tmp), [sys.executable, "-c", "print('sandbox ok')"]),
+                                  capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as err:
+            return f"{type(err).__name__}: {err}"
+    if proc.returncode == 0 and "sandbox ok" in proc.stdout:
+        return ""
+    return (proc.stderr or proc.stdout).strip()[-500:] or f"exit status {proc.returncode}"
+
+
+def check_sandbox() -> None:
+    """Raise :class:`SandboxUnavailable`, saying what to fix, unless a sandbox starts here.
+
+    Called before a class is graded: a blocked bubblewrap would otherwise give every student zero.
+    """
+    bwrap = bwrap_path()
+    if bwrap is None:
+        raise SandboxUnavailable("sandboxed grading needs bubblewrap, which is not installed "
+                                 "(Debian/Ubuntu: apt-get install bubblewrap). " + BWRAP_HELP)
+    error = _start_sandbox(bwrap)
+    if error:
+        raise SandboxUnavailable(f"bubblewrap ({bwrap}) cannot start the grading sandbox on this machine: "
+                                 f"{error}\n{BWRAP_HELP}")
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Kill ``proc`` and everything it started (its process group; on Windows the process)."""
+    if hasattr(os, "killpg"):
+        os.killpg(proc.pid, signal.SIGKILL)
+    else:  # pragma: no cover  (Windows)
+        proc.kill()
 
 
 def run_notebook(src: Path, dst: Path, limits: Limits = Limits(), sandbox: bool = True) -> Execution:
@@ -114,7 +206,7 @@ def run_notebook(src: Path, dst: Path, limits: Limits = Limits(), sandbox: bool 
         cmd, cwd, env = sandbox_command(work, argv), None, None
     else:
         cmd, cwd = argv, work
-        env = {**os.environ, "MPLBACKEND": "Agg", "NBGRADER_EXECUTION": "autograde"}
+        env = {**os.environ, **grading_environment()}
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -122,7 +214,7 @@ def run_notebook(src: Path, dst: Path, limits: Limits = Limits(), sandbox: bool 
         log, _ = proc.communicate(timeout=limits.wall_s)
         timed_out = False
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        _kill_group(proc)
         log, _ = proc.communicate()
         timed_out = True
     seconds = time.perf_counter() - start

@@ -204,7 +204,7 @@ class RegressionToy:
 
 
 HETERO_SINE = RegressionToy(support=((0.0, 1.0),), sigma0=0.05, sigma1=0.2)
-"""x ~ U(0, 1), y = sin 2πx + (0.05 + 0.2x) ε: heteroscedastic noise, four times larger at x = 1 than at 0."""
+"""x ~ U(0, 1), y = sin 2πx + (0.05 + 0.2x) ε: heteroscedastic noise, five times larger at x = 1 than at 0."""
 
 GAP_REGRESSION = RegressionToy(support=((0.0, 0.35), (0.65, 1.0)), sigma0=0.1, sigma1=0.0)
 """y = sin 2πx + 0.1 ε with no training points in the gap 0.35 < x < 0.65: where a network has
@@ -219,6 +219,53 @@ def hetero_sine(n: int, rng: np.random.Generator):
 def gap_regression(n: int, rng: np.random.Generator):
     """``n`` events of :data:`GAP_REGRESSION`: ``x`` (n, 1), ``y`` (n,)."""
     return GAP_REGRESSION.sample(n, rng)
+
+
+@dataclass(frozen=True)
+class PileupEvents:
+    """Toy events of :func:`pileup_events`, padded to a common number of particles N.
+
+    ``pxy`` (B, N, 2): transverse momenta (p_x, p_y) in GeV, zero in padded slots; ``hard`` (B, N):
+    True for hard-scatter particles, the weights w* = 1 that a perfect pile-up remover returns
+    (0 for pile-up and padding); ``mask`` (B, N): True for real particles; ``neutrino`` (B, 2): the
+    neutrino's (p_x, p_y) in GeV, zero in events without one. By construction
+    Σ_hard p⃗_T = −p⃗_T(ν): the true weights satisfy P w* = −p⃗_T(ν).
+    """
+
+    pxy: np.ndarray
+    hard: np.ndarray
+    mask: np.ndarray
+    neutrino: np.ndarray
+
+
+def pileup_events(n_events: int, rng: np.random.Generator, n_hard: int = 12, mean_pileup: float = 20.0,
+                  pt_hard: float = 30.0, pt_pileup: float = 2.0, neutrino_fraction: float = 0.0,
+                  pt_neutrino: float = 40.0) -> PileupEvents:
+    """Events whose hard scatter balances in the transverse plane, plus pile-up (item A3 of the
+    applications text on symmetric architectures; transverse-momentum balance Σ_i p⃗_T,i = 0).
+
+    Each event has ``n_hard`` hard-scatter particles with p_T ~ Exp(``pt_hard``) at uniform φ, shifted
+    by a common vector so that they balance, Σ p⃗_T = 0 exactly, or, in a fraction
+    ``neutrino_fraction`` of the events, balance an invisible neutrino with p_T ~ Exp(``pt_neutrino``)
+    (then Σ_visible hard p⃗_T = −p⃗_T(ν)); and Poisson(``mean_pileup``) pile-up particles with
+    p_T ~ Exp(``pt_pileup``) at uniform φ, which balance nothing. All momenta in GeV.
+    """
+    def vectors(pt, phi):
+        return np.stack([pt * np.cos(phi), pt * np.sin(phi)], axis=-1)
+
+    hard = vectors(rng.exponential(pt_hard, (n_events, n_hard)), rng.uniform(-np.pi, np.pi, (n_events, n_hard)))
+    has_nu = rng.uniform(size=n_events) < neutrino_fraction
+    nu = vectors(rng.exponential(pt_neutrino, n_events), rng.uniform(-np.pi, np.pi, n_events)) * has_nu[:, None]
+    hard = hard - (hard.sum(1, keepdims=True) + nu[:, None, :]) / n_hard        # Σ_hard p = −p(ν)
+    n_pu = rng.poisson(mean_pileup, n_events)
+    n_max = n_hard + int(n_pu.max(initial=0))
+    pu = vectors(rng.exponential(pt_pileup, (n_events, n_max - n_hard)),
+                 rng.uniform(-np.pi, np.pi, (n_events, n_max - n_hard)))
+    mask = np.arange(n_max)[None, :] < (n_hard + n_pu)[:, None]
+    pxy = np.concatenate([hard, pu], axis=1) * mask[..., None]
+    is_hard = np.zeros((n_events, n_max), dtype=bool)
+    is_hard[:, :n_hard] = True
+    return PileupEvents(pxy=pxy, hard=is_hard, mask=mask, neutrino=nu)
 
 
 # ------------------------------------------------------------------------------------------------
