@@ -233,3 +233,15 @@ def test_warnings_in_a_test_cell_do_not_cost_points():
     test, answer, _ = nb.cells
     assert [o.get("name") for o in test.outputs] == ["stdout", None] and test.outputs[1].output_type == "error"
     assert answer.outputs[0].name == "stderr"                          # an answer cell is not graded by its output
+
+
+def test_own_implementation_catches_a_function_imported_whole():
+    """`from hepcourse.decorrelation import grad_reverse` defines no code of the learner's: the check
+    looks at where the function comes from, not only at what its code calls."""
+    from hepcourse.decorrelation import grad_reverse
+
+    with pytest.raises(checks.CheckFailed, match="hepcourse.decorrelation.grad_reverse, imported"):
+        checks.expect_own_implementation(grad_reverse, ("hepcourse",))
+    with pytest.raises(checks.CheckFailed, match="imported"):
+        checks.expect_own_implementation(grad_reverse, ("decorrelation",))
+    checks.expect_own_implementation(grad_reverse, ("sklearn",))            # not a forbidden origin
