@@ -2,7 +2,8 @@
 #
 # Everything runs in a virtual environment in .venv, created on first use. PyTorch is installed
 # first, pinned (torch==2.13.0), from TORCH_INDEX when given, so that nothing later pulls another build;
-# then the package with the exact versions of constraints.txt (binder/ installs the same way).
+# then the course with the exact versions of constraints.txt (pyproject.toml holds compatible ranges;
+# binder/ installs the same way).
 
 SHELL := /bin/bash
 # Python >= 3.11: the first of python3.11, python3.12, python3.13, python3 on PATH; `make PYTHON=/path/to/python3.11` chooses
@@ -23,7 +24,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # nbgrader runs helper commands (alembic) by name: the environment's scripts must be on PATH
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help install book test lab check grade release data checkpoints system clean
+.PHONY: help install constraints check-install gpu-check book test lab check grade release data checkpoints system clean
 
 help:  ## list the targets (learners: book, lab, check; instructors: release, grade; maintainers: test)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -34,10 +35,20 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[dev,generate]"
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[dev]"
 	@touch $(STAMP)
 
-install: $(STAMP)  ## create .venv and install the pinned dependencies
+install: $(STAMP)  ## create .venv and install the pinned dependencies (constraints.txt)
+
+constraints: $(STAMP)  # rewrite $(CONSTRAINTS) from the installed environment (after a change of pyproject.toml)
+	@{ sed -n '/^#/p' constraints.txt; $(BIN)/pip freeze --exclude-editable | sed 's/^torch==\([0-9.]*\)+cpu$$/torch==\1/' \
+	  | LC_ALL=C sort -f; } > constraints.txt.new && mv constraints.txt.new constraints.txt && echo "wrote constraints.txt"
+
+check-install: $(STAMP)  ## install the course into a fresh venv from constraints.txt and import every module (about 2 min)
+	$(BIN)/pytest -m install -p no:cacheprovider tests/test_package.py
+
+gpu-check: $(STAMP)  ## on a machine with a GPU: GPU tests, timed retrains, the tagger benchmark -> _build/gpu-check/report.md
+	$(BIN)/python -m hepcourse.bench.gpu_check
 
 book: $(STAMP)  ## build the website (full mode, lectures executed) into _build/html; SOLUTIONS=0: classroom site, no solutions, in _build/classroom
 	$(BIN)/hepcourse site $(if $(filter 0,$(SOLUTIONS)),--no-solutions)

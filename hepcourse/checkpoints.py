@@ -1,7 +1,7 @@
 """Committed checkpoints of lecture models, and their entries in ``data/MANIFEST``.
 
 Full mode (the website) loads a lecture model from ``data/checkpoints/<name>.pt`` when the file
-exists, and otherwise trains it, saves it and records it (DESIGN.md, "Modes"). Each record says how
+exists, and otherwise trains it, saves it and records it (CONTRIBUTING.md, "Modes"). Each record says how
 to rebuild the model and which number it reaches on which test split, so that a test
 (``tests/test_checkpoints.py``) can reload every checkpoint and reproduce that number:
 
@@ -19,8 +19,9 @@ to rebuild the model and which number it reaches on which test split, so that a 
         notebook: lectures/ch02_neural_networks/01_from_fits_to_networks.ipynb
 
 The MANIFEST is read and written by :mod:`hepcourse.data.manifest`, which keeps its
-``datasets`` section as it is. Quick mode never
-reads or writes a checkpoint (:func:`hepcourse.train.load_or_train`).
+``datasets`` section as it is. Whether a model is trained or loaded is decided here and nowhere else
+(:func:`will_train`): quick mode trains and never reads or writes a checkpoint, ``HEPCOURSE_RETRAIN=1``
+trains and rewrites it, full mode otherwise loads it when it exists.
 """
 
 from __future__ import annotations
@@ -31,11 +32,12 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import config, metrics, train
+from . import config, metrics
 from .data import manifest
 from .losses import bce_with_logits, heteroscedastic_nll
-from .models import BayesianMLP, Ensemble, build, predictive_moments
+from .models import BayesianMLP, build, predictive_moments
 from .physics import toys
+from .train import predict
 
 
 TOYS = {"GAUSS_2D": toys.GAUSS_2D, "GAUSS_1D": toys.GAUSS_1D,
@@ -48,14 +50,18 @@ def checkpoint_path(name: str) -> Path:
     return config.CHECKPOINT_DIR / f"{name}.pt"
 
 
+def will_train(*names: str, quick: bool | None = None) -> bool:
+    """The one train-or-load policy: True in quick mode (``quick``, default ``config.QUICK``), with
+    ``HEPCOURSE_RETRAIN=1``, or when a checkpoint ``data/checkpoints/<name>.pt`` of ``names`` is missing;
+    False when full mode can load them all."""
+    quick = config.QUICK if quick is None else quick
+    return quick or config.RETRAIN or not all(checkpoint_path(n).exists() for n in names)
+
+
 def model_spec(model: torch.nn.Module) -> dict:
-    """What :func:`hepcourse.models.build` needs to rebuild ``model`` (before loading its weights)."""
-    spec = {"class": type(model).__name__, "config": model.cfg.to_dict()}
-    if isinstance(model, Ensemble):
-        spec["k"] = model.k
-    if isinstance(model, BayesianMLP):
-        spec["prior_sigma"], spec["init_sigma"] = model.prior_sigma, model.init_sigma
-    return spec
+    """What :func:`hepcourse.models.build` needs to rebuild ``model`` before loading its weights: its class
+    and its config dataclass, which holds every hyperparameter."""
+    return {"class": type(model).__name__, "config": model.cfg.to_dict()}
 
 
 def test_sample(test: dict):
@@ -107,41 +113,34 @@ def data_sample(test: dict):
     return x, jets.labels
 
 
-@torch.no_grad()
-def _predict_constituents(model: torch.nn.Module, inputs, batch: int = 1000) -> np.ndarray:
-    """``model(x, p4, mask)`` in batches (attention and pair features grow as N²): (N, 1)."""
-    out = [model(inputs.x[i:i + batch], inputs.p4[i:i + batch], inputs.mask[i:i + batch])
-           for i in range(0, len(inputs), batch)]
-    return torch.cat(out).reshape(-1, 1).numpy()
-
-
-@torch.no_grad()
-def predict(model: torch.nn.Module, x: np.ndarray, n_samples: int = 100, seed: int = 0) -> np.ndarray:
-    """The model's output on ``x`` as NumPy, on the CPU: (N, n_out), or for an ensemble or a Bayesian
-    network the K members' or ``n_samples`` weight samples' outputs, (K, N, n_out)."""
-    model = model.to("cpu").eval()
-    if hasattr(x, "p4"):                                      # chapter 04: ConstituentInputs
-        return _predict_constituents(model, x)
-    xt = torch.as_tensor(np.asarray(x), dtype=torch.float32)
+def outputs(model: torch.nn.Module, x, n_samples: int = 100, seed: int = 0,
+            device: torch.device | None = None) -> np.ndarray:
+    """The model's output on a test sample, on ``device`` (default the CPU, where the recorded metrics were
+    measured): (N, n_out) or (N,), or for an ensemble or a Bayesian network the K members' or ``n_samples``
+    weight samples' outputs, (K, N, n_out). Jets as constituents go in batches of 1000 (pair features grow as N²)."""
+    device = device or torch.device("cpu")
     if isinstance(model, BayesianMLP):
         torch.manual_seed(seed)
-        return model.sample_predictions(xt, n_samples).numpy()
-    return torch.cat([model(batch) for batch in xt.split(4096)], dim=-2).numpy()   # in batches: images are large
+        return predict(model, x, device=device, n_samples=n_samples)
+    return predict(model, x, batch_size=1000 if hasattr(x, "tensors") else 4096, device=device)
 
 
-def evaluate(model: torch.nn.Module, test: dict, metric: str) -> float:
+def evaluate(model: torch.nn.Module, test: dict, metric: str, device: torch.device | None = None) -> float:
     """``metric`` of ``model`` on the test split ``test``.
 
     ``auc``, ``bce``: a classifier with one output (a logit) on a classification toy (the BCE, unlike
     the AUC, depends on the calibration of the output and tells similar classifiers apart). ``mse``: mean squared
     error of the predicted mean. ``nll``: mean Gaussian negative log-likelihood of the test data
     under the predicted N(μ, σ²), for outputs (μ, log σ); for an ensemble or a Bayesian network μ
-    and σ are the mean and σ_tot of :func:`hepcourse.models.predictive_moments`.
+    and σ are the mean and σ_tot of :func:`hepcourse.models.predictive_moments`. The network runs on
+    ``device`` (default the CPU).
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     x, y = test_sample(test)
-    out = predict(model, x)
+    out = outputs(model, x, device=device)
+    if out.ndim == 1:                                    # (N,): one logit per event (chapter 04 taggers)
+        out = out[:, None]
     if metric == "auc":
         return metrics.auc(y, out[..., 0])
     if metric == "bce":
@@ -179,17 +178,22 @@ def load(path: str | Path) -> torch.nn.Module:
 
 
 def load_or_train(model: torch.nn.Module, name: str, train_fn: Callable[[torch.nn.Module], object], *,
-                  seed: int, test: dict, metric: str, tolerance: float, notebook: str = ""):
-    """:func:`hepcourse.train.load_or_train` for ``data/checkpoints/<name>.pt``, recording what it trained.
+                  seed: int, test: dict, metric: str, tolerance: float, notebook: str = "", quick: bool | None = None):
+    """Load ``model``'s weights from ``data/checkpoints/<name>.pt``, or train it and record what it trained.
 
-    Quick mode trains and neither reads nor writes. Full mode loads the checkpoint if it exists
-    (unless ``HEPCOURSE_RETRAIN=1``); when it trains, it saves the weights and writes the MANIFEST
-    entry with ``metric`` evaluated on ``test``. Returns ``(model, result of train_fn or None)``.
+    :func:`will_train` decides. When it loads, the weights are read on the CPU and the model is moved to
+    :func:`hepcourse.config.device`. When it trains (``train_fn(model)``), quick mode (``quick``, default
+    ``config.QUICK``) neither reads nor writes; full mode saves the weights and writes the MANIFEST entry
+    with ``metric`` evaluated on ``test``. Returns ``(model, result of train_fn or None)``.
     """
+    quick = config.QUICK if quick is None else quick
     path = checkpoint_path(name)
-    trains = config.QUICK or config.RETRAIN or not path.exists()
-    model, result = train.load_or_train(model, path, train_fn)
-    if trains and not config.QUICK:
+    if not will_train(name, quick=quick):
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return model.to(config.device()).eval(), None
+    result = train_fn(model)
+    if not quick:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, path)
         record(name, model, seed, test, metric, tolerance, notebook)
-        model.to(config.device())
-    return model, result
+    return model.to(config.device()).eval(), result

@@ -160,15 +160,17 @@ def _site(args) -> int:
 def _bench_grading(args) -> int:
     import json
 
-    from .grading import bench
+    from .bench import grading
 
-    print(json.dumps(bench.run(args.assignment, n=args.n, baseline=args.baseline, jobs=args.jobs), indent=1))
+    result = grading.run(args.assignment, n=args.n, baseline=args.baseline, jobs=args.jobs,
+                         variants=Path(args.variants) if args.variants else None)
+    print(json.dumps(result, indent=1))
     return 0
 
 
 def _bench_taggers(args) -> int:
     """Train or load every tagger, write the CSV and the rejection plot, print the table."""
-    from . import bench_taggers
+    from .bench import taggers as bench_taggers
 
     rows, _ = bench_taggers.run(quick=True if args.quick else None, out=Path(args.out) if args.out else None,
                                 names=args.only or None)
@@ -185,10 +187,11 @@ def _bench_taggers(args) -> int:
 
 def _data_make(args) -> int:
     from .data import generate
+    from .data.registry import DATASETS
 
-    unknown = [n for n in args.names if n not in generate.DATASETS]
+    unknown = [n for n in args.names if n not in DATASETS]
     if unknown:
-        print(f"error: unknown data set {unknown[0]!r}; known: {', '.join(generate.DATASETS)}", file=sys.stderr)
+        print(f"error: unknown data set {unknown[0]!r}; known: {', '.join(DATASETS)}", file=sys.stderr)
         return 2
     for name in args.names:
         result = generate.make(name, events=args.events, seed=args.seed, jobs=args.jobs,
@@ -202,10 +205,11 @@ def _data_make(args) -> int:
 
 
 def _data_list(args) -> int:
-    from .data import generate, manifest
+    from .data import manifest
+    from .data.registry import DATASETS
 
     doc = manifest.read_manifest()
-    for name, spec in generate.DATASETS.items():
+    for name, spec in DATASETS.items():
         path = manifest.manifest_path().parent / spec.filename
         info = doc["datasets"].get(spec.filename)
         state = (f"{path.stat().st_size / 1e6:.1f} MB, "
@@ -216,10 +220,11 @@ def _data_list(args) -> int:
 
 
 def _data_verify(args) -> int:
-    from .data import generate, manifest
+    from .data import manifest
+    from .data.registry import DATASETS
 
     files = manifest.read_manifest()["datasets"]
-    names = {generate.DATASETS[n].filename if n in generate.DATASETS else n for n in args.names}
+    names = {DATASETS[n].filename if n in DATASETS else n for n in args.names}
     bad = 0
     for rel in files:
         if names and rel not in names:
@@ -310,6 +315,7 @@ def _bench_parser(sub) -> None:
     p.add_argument("--n", type=int, default=200, help="submissions in the fake class")
     p.add_argument("--baseline", type=int, default=20, help="of them graded by plain sequential nbgrader")
     p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--variants", help="a YAML file of wrong-answer variants (tests/submissions/<assignment>.yml)")
     p.set_defaults(func=_bench_grading)
 
 

@@ -6,9 +6,15 @@ Environment variables (read when this module is imported):
 * ``HEPCOURSE_RETRAIN=1`` full mode always trains instead of loading committed checkpoints;
 * ``HEPCOURSE_DEVICE``    force a torch device (``cpu``, ``cuda``, ``cuda:1``, ``mps``);
 * ``HEPCOURSE_NJOBS``     threads for libraries with their own thread pools (read by :func:`n_jobs`);
-* ``HEPCOURSE_PROGRESS=0`` no training progress bars (set by the website build; read by ``train.fit``).
+* ``HEPCOURSE_PROGRESS=0`` no training progress bars (set by the website build; read by ``train.fit``);
 * ``HEPCOURSE_NO_PYTHIA=1`` behave as if pythia8mc were not installed (read by ``hepcourse.data.generate``;
-  the tests use it to run the lectures' fallback to stored jets on Linux).
+  the tests use it to run the lectures' fallback to stored jets on Linux);
+* ``HEPCOURSE_ROOT``     the course folder (the one holding ``_config.yml``, ``data/``, ``lectures/``), read
+  when a path below is first used.
+
+Paths: :data:`ROOT` is the course folder, :data:`DATA_DIR` its ``data/``, :data:`CHECKPOINT_DIR`
+``data/checkpoints/`` and :data:`BUILD_DIR` ``_build/``. They are found on first use (:func:`course_root`),
+so that the package's models, losses and metrics import anywhere, also outside a course checkout.
 """
 
 from __future__ import annotations
@@ -27,11 +33,65 @@ def _flag(name: str) -> bool:
 QUICK: bool = _flag("HEPCOURSE_QUICK")
 RETRAIN: bool = _flag("HEPCOURSE_RETRAIN")
 
-ROOT: Path = Path(__file__).resolve().parent.parent
-"""The repository root (the folder holding ``hepcourse/``)."""
-DATA_DIR: Path = ROOT / "data"
-CHECKPOINT_DIR: Path = DATA_DIR / "checkpoints"
-BUILD_DIR: Path = ROOT / "_build"
+
+
+class CourseRootNotFound(FileNotFoundError):
+    """No course folder: ``HEPCOURSE_ROOT`` is unset and no folder above the package or the working
+    directory holds ``_config.yml``."""
+
+
+_ROOT: Path | None = None
+
+
+def _search_upwards(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        if (folder / "_config.yml").is_file():
+            return folder
+    return None
+
+
+def course_root() -> Path:
+    """The course folder: ``HEPCOURSE_ROOT`` when set; else the first folder above the installed package
+    that holds the book's ``_config.yml`` (a clone with ``pip install -e`` or a ``.venv`` inside it); else
+    the first such folder above the working directory. Found once, then cached.
+
+    Raises :class:`CourseRootNotFound` with what to do when there is none.
+    """
+    global _ROOT
+    if _ROOT is not None:
+        return _ROOT
+    forced = os.environ.get("HEPCOURSE_ROOT", "").strip()
+    if forced:
+        root = Path(forced).expanduser().resolve()
+        if not (root / "_config.yml").is_file():
+            raise CourseRootNotFound(f"HEPCOURSE_ROOT={forced} has no _config.yml: point it at the course folder "
+                                     "(the clone of the course repository)")
+    else:
+        root = _search_upwards(Path(__file__).resolve().parent) or _search_upwards(Path.cwd().resolve())
+        if root is None:
+            raise CourseRootNotFound(
+                "cannot find the course folder (the one with _config.yml, data/ and lectures/): neither the "
+                f"installed package ({Path(__file__).resolve().parent}) nor the working directory ({Path.cwd()}) "
+                "lies inside it. Run from inside the course clone, or set HEPCOURSE_ROOT=/path/to/the/course.")
+    _ROOT = root
+    return root
+
+
+def _path(name: str) -> Path:
+    """A path attribute: set explicitly (``config.DATA_DIR = ...``, as tests do) or derived."""
+    return globals()[name] if name in globals() else _PATHS[name]()
+
+
+_PATHS = {"ROOT": course_root, "DATA_DIR": lambda: _path("ROOT") / "data",
+          "CHECKPOINT_DIR": lambda: _path("DATA_DIR") / "checkpoints", "BUILD_DIR": lambda: _path("ROOT") / "_build"}
+
+
+def __getattr__(name: str):
+    """``config.ROOT``, ``DATA_DIR``, ``CHECKPOINT_DIR``, ``BUILD_DIR``: computed on first use (each from the one
+    above it, so that setting ``config.ROOT`` in a test moves the others too)."""
+    if name in _PATHS:
+        return _PATHS[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def quick(quick_value, full_value):

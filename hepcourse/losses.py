@@ -1,7 +1,7 @@
 """Likelihood losses: each one is the negative log-likelihood of a probability model of the data.
 
 Training a network means maximising the probability of the training data under a model,
-L = −log p(x_train | θ) (seed 003, Sec. 1.2.4, Eq. 1.41). Which loss to use follows from which
+L = −log p(x_train | θ) (Plehn et al. [plehn2022modern], Sec. 1.2.4, Eq. 1.41). Which loss to use follows from which
 model describes the data:
 
 * a Gaussian with known width σ:  :func:`gaussian_nll`  (χ² of a fit, Eq. 1.24; MSE for constant σ, Eq. 1.25);
@@ -10,6 +10,8 @@ model describes the data:
   weights (e.g. :func:`balanced_class_weights`) for imbalanced classes;
 * the focal loss (:func:`focal_loss_with_logits`) reweights the Bernoulli likelihood towards hard
   events; it is *not* a likelihood, and its optimum is not p(S|x);
+* :func:`bce_loss` is the one classifier loss of the course's training loop: the BCE of
+  ``model(*inputs)`` on a batch ``(*inputs, y)``;
 * :func:`gaussian_kl`, the closed-form Kullback–Leibler divergence of two Gaussians (Eq. 1.78), is
   the regulariser of a Bayesian network's loss (Eq. 1.75).
 
@@ -24,7 +26,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["gaussian_nll", "heteroscedastic_nll", "bce_with_logits", "balanced_class_weights",
+__all__ = ["gaussian_nll", "heteroscedastic_nll", "bce_with_logits", "bce_loss", "balanced_class_weights",
            "focal_loss_with_logits", "gaussian_kl"]
 
 HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -48,7 +50,7 @@ def gaussian_nll(y: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor | float,
                  reduction: str = "mean", full: bool = True) -> torch.Tensor:
     """Negative log-likelihood of y under a Gaussian of mean μ and standard deviation σ.
 
-        −log N(y; μ, σ²) = (y − μ)² / (2σ²) + log σ + ½ log 2π        (seed 003, Eq. 1.23)
+        −log N(y; μ, σ²) = (y − μ)² / (2σ²) + log σ + ½ log 2π        (Plehn et al. [plehn2022modern], Eq. 1.23)
 
     ``sigma`` is a standard deviation (not a variance), a float or a tensor broadcastable to ``y``.
     With σ fixed, minimising it over μ is the χ² fit of Eq. (1.24); with one common σ it is the mean
@@ -64,7 +66,7 @@ def gaussian_nll(y: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor | float,
 
 def heteroscedastic_nll(y: torch.Tensor, mu: torch.Tensor, log_sigma: torch.Tensor,
                         reduction: str = "mean", full: bool = True) -> torch.Tensor:
-    """Gaussian NLL with a learned, x-dependent width σ_θ(x) = exp(log_sigma)  (seed 003, Eq. 1.44):
+    """Gaussian NLL with a learned, x-dependent width σ_θ(x) = exp(log_sigma)  (Plehn et al. [plehn2022modern], Eq. 1.44):
 
         L = (y − μ_θ(x))² / (2 σ_θ(x)²) + log σ_θ(x) + ½ log 2π .
 
@@ -86,7 +88,7 @@ def bce_with_logits(logits: torch.Tensor, y: torch.Tensor, weight: torch.Tensor 
 
         ℓ = −[y log s + (1 − y) log(1 − s)],   s = sigmoid(z) = 1/(1 + e^−z)
 
-    (seed 003, Eqs. 2.4–2.9; PDG review Eq. 41.10). Its minimiser over all functions is the posterior
+    (Plehn et al. [plehn2022modern], Eqs. 2.4–2.9; PDG review [pdg2025ml], Eq. 41.10). Its minimiser over all functions is the posterior
     s*(x) = p(S|x) of the *training* sample (Eq. 2.6; PDG Eq. 41.11), from which the likelihood ratio
     follows as r(x) = (N_B/N_S) s/(1 − s) (PDG Eq. 41.13). Computed from the logit z for numerical
     stability (log s = −softplus(−z)). With per-event ``weight`` w_i the mean is Σ w_i ℓ_i / Σ w_i:
@@ -97,6 +99,14 @@ def bce_with_logits(logits: torch.Tensor, y: torch.Tensor, weight: torch.Tensor 
     y = y.to(logits.dtype)
     loss = F.binary_cross_entropy_with_logits(logits, y, reduction="none")
     return _reduce(loss, reduction, weight)
+
+
+def bce_loss(model: torch.nn.Module, batch) -> torch.Tensor:
+    """The loss of a binary classifier for :func:`hepcourse.train.fit`: :func:`bce_with_logits` of
+    ``model(*inputs)`` (one logit per event, (B,) or (B, 1)) on a batch ``(*inputs, y)``, e.g. ``(x, y)``
+    or ``(x, p4, mask, y)``, averaged over the batch."""
+    *inputs, y = batch
+    return bce_with_logits(model(*inputs).reshape(-1), y)
 
 
 def balanced_class_weights(y: torch.Tensor) -> torch.Tensor:
@@ -115,7 +125,8 @@ def balanced_class_weights(y: torch.Tensor) -> torch.Tensor:
 
 def focal_loss_with_logits(logits: torch.Tensor, y: torch.Tensor, gamma: float = 2.0,
                            alpha: float | None = None, reduction: str = "mean") -> torch.Tensor:
-    """Focal loss (Lin et al. 2017) for imbalanced classes (seed 000, item A6):
+    """Focal loss (Lin et al. 2017) for imbalanced classes (the applications text on symmetric
+    architectures [seed000applications], item A6):
 
         FL = −α_t (1 − p_t)^γ log p_t,   p_t = s for y = 1 and 1 − s for y = 0,
 
@@ -139,7 +150,7 @@ def focal_loss_with_logits(logits: torch.Tensor, y: torch.Tensor, gamma: float =
 
 def gaussian_kl(mu_q: torch.Tensor, sigma_q: torch.Tensor, mu_p: torch.Tensor | float,
                 sigma_p: torch.Tensor | float) -> torch.Tensor:
-    """KL divergence of two Gaussians, element by element  (seed 003, Eq. 1.78):
+    """KL divergence of two Gaussians, element by element  (Plehn et al. [plehn2022modern], Eq. 1.78):
 
         D_KL[N(μ_q, σ_q²) ‖ N(μ_p, σ_p²)] = (σ_q² − σ_p² + (μ_q − μ_p)²) / (2σ_p²) + log(σ_p / σ_q) .
 

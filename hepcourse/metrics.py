@@ -1,14 +1,14 @@
 """Performance metrics of a classifier, in the conventions of particle physics.
 
-Notation (seed 003, Sec. 1.2.1): a cut ``score > t`` tags an event as signal. The signal
+Notation (Plehn et al. [plehn2022modern], Sec. 1.2.1): a cut ``score > t`` tags an event as signal. The signal
 efficiency (true positive rate) is ε_S(t) = s_tagged / s_truth and the background efficiency
 (false positive rate, mis-identification rate) is ε_B(t) = b_tagged / b_truth. The ROC curve
 is the set of points (ε_S(t), ε_B(t)); the background *rejection* is 1/ε_B.
 
 Besides the ROC curve of one score (:func:`roc_curve`, :func:`auc`, :func:`rejection_at`), the
 module gives the statistical error of an AUC (:func:`auc_std`, DeLong) and of the difference of two
-AUCs measured on the same events (:func:`auc_difference_std`, paired DeLong), the ROC curve of the best
-member of a family of selections such as rectangular cuts (:func:`best_selection_roc`), and the
+AUCs measured on the same events (:func:`auc_difference_std`, paired DeLong), the selections of a family such as
+rectangular cuts that no other one beats (:func:`pareto_front`) and their ROC curve (:func:`best_selection_roc`), and the
 significance of a counting experiment (:func:`significance_improvement`, :func:`asimov_significance`).
 
 Calibration (chapter 02): whether a classifier's output s can be read as the probability p(S|x)
@@ -138,33 +138,49 @@ def auc_difference_std(y, score_a, score_b) -> float:
     return float(np.sqrt((v_sa - v_sb).var(ddof=1) / len(v_sa) + (v_ba - v_bb).var(ddof=1) / len(v_ba)))
 
 
-def best_selection_roc(eps_s, eps_b) -> ROC:
-    """The ROC curve of the best member of a family of selections (its Pareto front).
-
-    ``eps_s`` and ``eps_b`` (any shape, e.g. a grid of cut pairs) are the signal and background
-    efficiencies of each selection. A selection is kept when no other one has at least its ε_S and
-    at most its ε_B (of exact duplicates, one is kept): at each ε_S, the curve gives the smallest ε_B among the selections that keep at
-    least that ε_S,
-
-        ε_B*(ε_S) = min { ε_B(k) : ε_S(k) ≥ ε_S }.
-
-    The trivial selections "keep nothing" (0, 0) and "keep everything" (1, 1) close the curve.
-    Between two kept selections :meth:`ROC.rejection_at` and :attr:`ROC.auc` interpolate linearly,
-    which a random mixture of the two selections achieves. Thresholds are NaN (a family of cuts
-    has no single threshold). This is how the ROC curve of "the best rectangular cuts" is drawn;
-    chosen and evaluated on the same events, it is slightly optimistic.
-    """
+def _efficiencies(eps_s, eps_b) -> tuple[np.ndarray, np.ndarray]:
     es = np.asarray(eps_s, dtype=float).ravel()
     eb = np.asarray(eps_b, dtype=float).ravel()
     if es.shape != eb.shape:
         raise ValueError(f"eps_s and eps_b differ in size: {es.shape} vs {eb.shape}")
     if not (np.all(np.isfinite(es)) and np.all(np.isfinite(eb))) or np.any((es < 0) | (es > 1) | (eb < 0) | (eb > 1)):
         raise ValueError("efficiencies must be finite and lie in [0, 1]")
-    es, eb = np.r_[0.0, es], np.r_[0.0, eb]                           # "keep nothing" is always available
+    return es, eb
+
+
+def pareto_front(eps_s, eps_b) -> np.ndarray:
+    """Indices of the selections of a family that no other one beats (its Pareto front), in order of
+    increasing ε_S.
+
+    ``eps_s`` and ``eps_b`` (any shape, e.g. a grid of cut pairs; flattened) are the signal and background
+    efficiencies of each selection. A selection is kept when every selection with at least its ε_S has a
+    larger ε_B, i.e. no other one keeps as much signal with no more background (of exact duplicates, one is
+    kept). Choose the front on one sample (validation) and measure it on another (test):
+    ``best_selection_roc(eps_s_test[front], eps_b_test[front])``.
+    """
+    es, eb = _efficiencies(eps_s, eps_b)
     order = np.lexsort((eb, -es))                                     # decreasing ε_S, then increasing ε_B
-    es, eb = es[order], eb[order]
-    front = eb < np.r_[np.inf, np.minimum.accumulate(eb)[:-1]]        # smaller ε_B than every selection with more ε_S
-    es, eb = es[front][::-1], eb[front][::-1]
+    best_b = np.r_[np.inf, np.minimum.accumulate(eb[order])[:-1]]     # smallest ε_B among those with more ε_S
+    return order[eb[order] < best_b][::-1]
+
+
+def best_selection_roc(eps_s, eps_b) -> ROC:
+    """The ROC curve of the best member of a family of selections: the curve through its
+    :func:`pareto_front`,
+
+        ε_B*(ε_S) = min { ε_B(k) : ε_S(k) ≥ ε_S },
+
+    the smallest ε_B among the selections that keep at least ε_S (arrays of any shape, flattened). The
+    trivial selections "keep nothing" (0, 0) and "keep everything" (1, 1) close the curve. Between two
+    kept selections :meth:`ROC.rejection_at` and :attr:`ROC.auc` interpolate linearly, which a random
+    mixture of the two selections achieves. Thresholds are NaN (a family of cuts has no single
+    threshold). This is how the ROC curve of "the best rectangular cuts" is drawn; chosen and evaluated
+    on the same events, it is slightly optimistic.
+    """
+    es, eb = _efficiencies(eps_s, eps_b)
+    es, eb = np.r_[0.0, es], np.r_[0.0, eb]                           # "keep nothing" is always available
+    front = pareto_front(es, eb)
+    es, eb = es[front], eb[front]
     if es[-1] < 1.0 or eb[-1] < 1.0:                                  # close the curve with "keep everything"
         es, eb = np.r_[es, 1.0], np.r_[eb, 1.0]
     return ROC(eps_s=es, eps_b=eb, thresholds=np.full(len(es), np.nan))
@@ -320,7 +336,7 @@ def fit_temperature(logits, y) -> float:
 
 # ------------------------------------------------------------------------------------ coverage
 def pulls(y, mu, sigma) -> np.ndarray:
-    """Pulls t = (μ − y)/σ of predictions μ with uncertainties σ against the truth y (seed 003, Eq. 1.97).
+    """Pulls t = (μ − y)/σ of predictions μ with uncertainties σ against the truth y (Plehn et al. [plehn2022modern], Eq. 1.97).
 
     For calibrated Gaussian uncertainties t ~ N(0, 1) (Eq. 1.99): mean 0 and standard deviation 1.
     """

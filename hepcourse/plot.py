@@ -1,10 +1,10 @@
-"""The course's plotting style and its standard figures.
+"""The course's plotting style and its standard figures, drawn through mplhep.
 
-``use_style()`` once per notebook; then ``roc_plot`` (background rejection 1/ε_B against signal
-efficiency ε_S, the particle-physics way to draw a ROC curve, optionally with each rejection
-relative to a reference below), ``hist_ratio`` (histograms with a
-ratio panel below) and ``chain_diagram`` (a chain of boxes joined by arrows: the stages of a
-simulation or of an analysis, each with a few lines of detail).
+``use_style()`` once per notebook (mplhep's ROOT style, scaled to notebook figures); then ``roc_plot``
+(background rejection 1/ε_B against signal efficiency ε_S, the particle-physics way to draw a ROC curve,
+optionally with each rejection relative to a reference below), ``hist_ratio`` (histograms with their
+statistical errors, ``mplhep.histplot``, and a ratio panel below) and ``chain_diagram`` (a chain of boxes
+joined by arrows: the stages of a simulation or of an analysis, each with a few lines of detail).
 """
 
 from __future__ import annotations
@@ -22,18 +22,21 @@ STYLE = {
     "figure.dpi": 100,
     "savefig.dpi": 150,
     "font.size": 11,
+    "xtick.major.size": 6,
+    "xtick.minor.size": 3,
+    "ytick.major.size": 6,
+    "ytick.minor.size": 3,
     "axes.grid": True,
     "grid.alpha": 0.3,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
     "legend.frameon": False,
     "image.cmap": "viridis",
 }
+"""The course's changes to mplhep's ROOT style: notebook-sized figures and fonts, a light grid."""
 
 
 def use_style() -> None:
-    """Apply the course style to matplotlib (a light version of mplhep's defaults)."""
-    plt.rcParams.update(STYLE)
+    """Apply the course style to matplotlib: ``mplhep.style.ROOT`` with :data:`STYLE` on top."""
+    plt.style.use([mplhep.style.ROOT, STYLE])
 
 
 RATIO_EPS_S = np.linspace(0.05, 0.95, 91)
@@ -44,7 +47,7 @@ def roc_plot(curves: Mapping[str, ROC], ax=None, rejection: bool = True, random_
              ratio_to: str | None = None):
     """Plot several ROC curves, optionally with their rejection relative to a reference below.
 
-    ``rejection=True`` draws 1/ε_B (log scale) against ε_S, as in seed 003 Fig. 4 and the
+    ``rejection=True`` draws 1/ε_B (log scale) against ε_S, as in Plehn et al. [plehn2022modern], Fig. 4, and the
     top-tagging comparisons; ``False`` draws the textbook ε_S against ε_B with the AUC in the legend.
     Returns the axes.
 
@@ -122,13 +125,16 @@ def hist_ratio(samples: Mapping[str, np.ndarray], bins, reference: str | None = 
         hists[name] = (h / norm, np.sqrt(h2) / norm, edges)
         mplhep.histplot(h / norm, edges, yerr=np.sqrt(h2) / norm, ax=ax, label=name)
     ref, _, edges = hists[reference]
-    centres = 0.5 * (edges[1:] + edges[:-1])
     for name in names:
         h, err, _ = hists[name]
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio, rerr = h / ref, err / ref
         ok = np.isfinite(ratio) & np.isfinite(rerr)              # bins empty in the reference have no ratio
-        rax.errorbar(centres[ok], ratio[ok], yerr=rerr[ok], fmt="o" if name != reference else "-", ms=3)
+        if name == reference:                                    # the line at 1 with the reference's own errors
+            mplhep.histplot(np.where(ok, ratio, np.nan), edges, yerr=np.where(ok, rerr, 0.0), ax=rax, histtype="step")
+        else:
+            mplhep.histplot(np.where(ok, ratio, np.nan), edges, yerr=np.where(ok, rerr, 0.0), ax=rax,
+                            histtype="errorbar", markersize=3)
     rax.axhline(1.0, color="k", lw=0.8)
     rax.set_ylim(*ratio_range)
     rax.set_ylabel(f"ratio to\n{reference}")

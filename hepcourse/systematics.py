@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .data.constituents import ConstituentInputs, from_kinematics
-from .losses import bce_with_logits
+from .losses import bce_loss
 
 __all__ = ["kinematics", "scale_leading", "augmented_loss", "significance_slope"]
 
@@ -54,7 +54,7 @@ def augmented_loss(model: torch.nn.Module, batch, width: float = 0.1, n_leading:
     if model.training:
         scale = 1.0 + width * (2.0 * torch.rand(len(y), device=p4.device) - 1.0)
         x, p4, mask = scale_leading(ConstituentInputs(x, p4, mask), scale, n_leading).tensors()
-    return bce_with_logits(model(x, p4, mask).reshape(-1), y)
+    return bce_loss(model, (x, p4, mask, y))
 
 
 def significance_slope(score_signal, score_background, c: float, n_signal: float, n_background: float,

@@ -1,9 +1,13 @@
-"""The one training loop of the course, and load-or-train for lecture models.
+"""The one training loop of the course, and the one way to evaluate a network on data.
 
 Every network in the course is trained by :func:`fit`: mini-batch gradient descent with Adam
 (optionally with a cosine learning-rate schedule), the loss evaluated on a validation set after
 each epoch, early stopping when it has not improved for ``patience`` epochs, and the weights of
-the best epoch restored at the end.
+the best epoch restored at the end. :func:`predict` evaluates a trained network on any number of
+events (batched, on the compute device, without gradients) and returns NumPy.
+
+Whether a lecture model is trained or loaded from its committed checkpoint is decided in one place,
+:func:`hepcourse.checkpoints.load_or_train`.
 """
 
 from __future__ import annotations
@@ -12,9 +16,9 @@ import copy
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Iterable
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -54,6 +58,15 @@ class History:
     @property
     def epochs_run(self) -> int:
         return len(self.train_loss)
+
+    def summary(self) -> str:
+        """One line for a notebook: epochs, time, and the monitored loss (validation, else training) after the
+        first and the last epoch and at its best."""
+        losses = self.val_loss or self.train_loss
+        which = "validation" if self.val_loss else "training"
+        return (f"trained {self.epochs_run} epochs in {self.seconds:.1f} s{' (stopped early)' * self.stopped_early}; "
+                f"{which} loss {losses[0]:.4f} after the first epoch, {losses[-1]:.4f} after the last, "
+                f"{losses[self.best_epoch]:.4f} at best (epoch {self.best_epoch + 1})")
 
 
 class TensorLoader:
@@ -114,7 +127,9 @@ def _show_progress(cfg: TrainConfig) -> bool:
 
 def _mean_loss(model, loss_fn: LossFn, loader: Iterable, device, amp: bool, train: bool,
                optimizer=None, grad_clip=None) -> float:
-    total, count = 0.0, 0
+    """Mean of the batch losses of one pass over ``loader``. The sum stays on the device: one
+    transfer to the host per epoch, not one per batch (which would make the GPU wait every step)."""
+    total, count = torch.zeros((), dtype=torch.float64, device=device), 0
     for batch in loader:
         batch = to_device(batch, device)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
@@ -125,11 +140,11 @@ def _mean_loss(model, loss_fn: LossFn, loader: Iterable, device, amp: bool, trai
             if grad_clip is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
             optimizer.step()
-        total += float(loss.detach())
+        total += loss.detach()
         count += 1
     if count == 0:
         raise ValueError("the data loader yielded no batches")
-    return total / count
+    return float(total) / count
 
 
 def fit(model: torch.nn.Module, loss_fn: LossFn, train_loader: Iterable,
@@ -189,22 +204,70 @@ def fit(model: torch.nn.Module, loss_fn: LossFn, train_loader: Iterable,
     return history
 
 
-def load_or_train(model: torch.nn.Module, checkpoint: str | Path,
-                  train: Callable[[torch.nn.Module], object]) -> tuple[torch.nn.Module, object]:
-    """Load ``model``'s weights from ``checkpoint`` if it exists, else call ``train(model)`` and save.
+def _inputs(x) -> tuple:
+    """The model's positional inputs: one array, a tuple of arrays, or an object with ``tensors()``
+    (:class:`hepcourse.data.constituents.ConstituentInputs`)."""
+    if hasattr(x, "tensors"):
+        return tuple(x.tensors())
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
 
-    Full mode on the website loads the committed checkpoints (fast ``make book``); quick mode
-    (``HEPCOURSE_QUICK=1``) and ``HEPCOURSE_RETRAIN=1`` always train and never overwrite a
-    committed checkpoint in quick mode. Returns ``(model, result of train or None)``.
+
+def _rng_state(device: torch.device):
+    if device.type == "cuda":
+        return torch.cuda.get_rng_state(device)
+    if device.type == "mps":
+        return torch.mps.get_rng_state()
+    return torch.get_rng_state()
+
+
+def _set_rng_state(device: torch.device, state) -> None:
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(state, device)
+    elif device.type == "mps":
+        torch.mps.set_rng_state(state)
+    else:
+        torch.set_rng_state(state)
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, x, batch_size: int = 4096, device: torch.device | None = None,
+            n_samples: int | None = None) -> np.ndarray:
+    """``model``'s output on ``x`` as a NumPy array: in batches of ``batch_size`` events, on ``device``
+    (default :func:`hepcourse.config.device`, where the model is moved), in eval mode, without gradients.
+
+    ``x`` is an array or tensor (N, ...); a tuple ``(x, p4, mask)`` for models called as ``model(*x)``; or a
+    :class:`~hepcourse.data.constituents.ConstituentInputs`. Floating-point inputs take the dtype of the
+    model's parameters (NumPy float64 → float32). The outputs of the batches are joined along the model's
+    batch axis, ``model.batch_axis`` (0, or 1 for an :class:`~hepcourse.models.Ensemble`'s (K, N, n_out)).
+
+    ``n_samples``: for a stochastic network (a :class:`~hepcourse.models.BayesianMLP`, which draws its
+    weights at every call), stack ``n_samples`` passes: (n_samples, N, ...). Each pass uses one draw of
+    the weights for all batches (the random state is rewound before each batch), so each sample is one
+    function of x, and the result does not depend on ``batch_size``. Seed torch first for reproducible draws.
     """
-    path = Path(checkpoint)
-    if path.exists() and not (config.QUICK or config.RETRAIN):
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(state)
-        model.to(config.device()).eval()
-        return model, None
-    result = train(model)
-    if not config.QUICK:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, path)
-    return model, result
+    device = device or config.device()
+    model = model.to(device).eval()
+    param = next(model.parameters(), None)
+    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+
+    def as_tensor(a) -> torch.Tensor:
+        t = torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a)
+        return t.to(dtype) if t.is_floating_point() else t
+
+    inputs = tuple(as_tensor(a) for a in _inputs(x))
+    n = len(inputs[0])
+    axis = getattr(model, "batch_axis", 0)
+    batches = [tuple(t[i:i + batch_size] for t in inputs) for i in range(0, n, batch_size)]
+
+    def one_pass(rewind: bool) -> torch.Tensor:
+        state = _rng_state(device) if rewind else None
+        outs = []
+        for k, batch in enumerate(batches):
+            if rewind and k:
+                _set_rng_state(device, state)                # the same weight draw for every batch
+            outs.append(model(*(t.to(device, non_blocking=True) for t in batch)))
+        return torch.cat(outs, dim=axis)
+
+    if n_samples is None:
+        return one_pass(False).cpu().numpy()
+    return torch.stack([one_pass(True) for _ in range(n_samples)]).cpu().numpy()

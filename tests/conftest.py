@@ -1,5 +1,7 @@
 import os
 
+import pytest
+
 # Notebooks and tests run in quick mode unless told otherwise; one thread per process so that
 # pytest-xdist workers do not oversubscribe the cores.
 os.environ.setdefault("HEPCOURSE_QUICK", "1")
@@ -15,3 +17,13 @@ def pytest_terminal_summary(terminalreporter):
     if start:
         total = time.time() - float(start)
         terminalreporter.write_line(f"total time of `make test` (install + tests): {total:.0f} s ({total / 60:.1f} min)")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright drives Debian's Chromium (no `playwright install`); skip without it.
+    Every test that needs a browser takes pytest-playwright's ``browser`` or ``page`` fixture: a
+    second ``sync_playwright()`` in a worker whose session browser already runs fails."""
+    import site_support
+
+    return site_support.launch_args(browser_type_launch_args)

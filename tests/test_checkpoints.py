@@ -70,6 +70,35 @@ def test_load_or_train_records_then_loads(course_root, monkeypatch):
     torch.testing.assert_close(again.cpu()(x), reloaded(x))
 
 
+def test_retrain_trains_again_and_the_policy_is_one_function(course_root, monkeypatch):
+    monkeypatch.setattr(config, "QUICK", False)
+    monkeypatch.setattr(config, "RETRAIN", False)
+    assert checkpoints.will_train("absent") and checkpoints.will_train("absent", quick=False)
+    calls = []
+
+    def fit(model):
+        calls.append(1)
+        with torch.no_grad():
+            model.layers[0].weight.fill_(float(len(calls)))
+
+    args = dict(seed=0, test={"toy": "HETERO_SINE", "n": 50, "seed": 3}, metric="mse", tolerance=1.0)
+    checkpoints.load_or_train(models.MLP(n_in=1, n_out=1, hidden=()), "line", fit, **args)
+    assert not checkpoints.will_train("line") and checkpoints.will_train("line", quick=True)
+    loaded, result = checkpoints.load_or_train(models.MLP(n_in=1, n_out=1, hidden=()), "line", fit, **args)
+    assert result is None and len(calls) == 1 and loaded.layers[0].weight.item() == 1.0
+    monkeypatch.setattr(config, "RETRAIN", True)
+    assert checkpoints.will_train("line")
+    checkpoints.load_or_train(models.MLP(n_in=1, n_out=1, hidden=()), "line", fit, **args)
+    monkeypatch.setattr(config, "RETRAIN", False)
+    again, _ = checkpoints.load_or_train(models.MLP(n_in=1, n_out=1, hidden=()), "line", fit, **args)
+    assert len(calls) == 2 and again.layers[0].weight.item() == 2.0          # retrained and rewritten
+
+
+def test_a_spec_with_hyperparameters_outside_the_config_is_refused():
+    with pytest.raises(ValueError, match="config"):
+        models.build({"class": "Ensemble", "config": {"n_in": 1, "n_out": 2, "hidden": [8]}, "k": 3})
+
+
 def test_quick_mode_neither_reads_nor_writes(course_root, monkeypatch):
     monkeypatch.setattr(config, "QUICK", True)
     before = (course_root / "data" / "MANIFEST").read_text()
@@ -79,15 +108,17 @@ def test_quick_mode_neither_reads_nor_writes(course_root, monkeypatch):
     assert (course_root / "data" / "MANIFEST").read_text() == before
 
 
-@pytest.mark.parametrize("spec,metric", [({"class": "Ensemble", "config": {"n_in": 1, "n_out": 2, "hidden": [8]}, "k": 3}, "nll"),
-                                         ({"class": "BayesianMLP", "config": {"n_in": 1, "n_out": 2, "hidden": [8]},
-                                           "prior_sigma": 1.0, "init_sigma": 0.01}, "nll"),
+@pytest.mark.parametrize("spec,metric", [({"class": "Ensemble", "config": {"n_in": 1, "n_out": 2, "hidden": [8], "k": 3}}, "nll"),
+                                         ({"class": "BayesianMLP", "config": {"n_in": 1, "n_out": 2, "hidden": [8],
+                                                                              "prior_sigma": 1.0, "init_sigma": 0.01}}, "nll"),
                                          ({"class": "MLP", "config": {"n_in": 2, "n_out": 1, "hidden": [4]}}, "auc"),
                                          ({"class": "MLP", "config": {"n_in": 2, "n_out": 1, "hidden": [4]}}, "bce")])
 def test_evaluate_handles_every_model_family(spec, metric):
     torch.manual_seed(0)
     model = models.build(spec)
-    assert checkpoints.model_spec(model)["class"] == spec["class"]
+    again = checkpoints.model_spec(model)
+    assert again["class"] == spec["class"] and set(again) == {"class", "config"}
+    assert {k: v for k, v in again["config"].items() if k in spec["config"]} == spec["config"]   # every hyperparameter
     toy = "GAUSS_2D" if metric in ("auc", "bce") else "GAP_REGRESSION"
     value = checkpoints.evaluate(model, {"toy": toy, "n": 200, "seed": 1}, metric)
     assert np.isfinite(value)

@@ -6,7 +6,7 @@ import pytest
 
 from hepcourse import config
 from hepcourse.data import datasets, io, manifest, pad, unpad
-from hepcourse.data.generate import TOP_QCD
+from hepcourse.data.registry import TOP_QCD
 
 
 def _fake_trees(n=40, seed=0):
@@ -151,3 +151,34 @@ def test_cli_verify(data_dir, capsys):
     assert "ok" in capsys.readouterr().out
     (data_dir / TOP_QCD.filename).write_bytes(b"garbage")
     assert main(["data", "verify"]) == 1
+
+
+def test_manifest_writes_are_atomic(tmp_path, monkeypatch):
+    """A write that fails half-way leaves the old MANIFEST whole and no temporary file behind."""
+    path = tmp_path / "MANIFEST"
+    manifest.write_section("datasets", "a.root", {"sha256": "1"}, path)
+    before = path.read_text()
+
+    real_write = type(path).write_text
+
+    def write_half_then_fail(self, text, *args, **kwargs):             # a crash in the middle of the write
+        real_write(self, text[: len(text) // 2], *args, **kwargs)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(type(path), "write_text", write_half_then_fail)
+    with pytest.raises(OSError):
+        manifest.write_section("datasets", "b.root", {"sha256": "2"}, path)
+    assert path.read_text() == before and sorted(p.name for p in tmp_path.iterdir()) == ["MANIFEST"]
+
+
+def test_cli_lists_and_verifies_data_sets_by_name(data_dir, capsys):
+    from hepcourse.cli import main
+
+    assert main(["data", "list"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("jets-top-qcd", "dijet-resonance", "ee-z-hadrons"))
+    assert "rebuild: hepcourse data make jets-top-qcd --events 40" in out           # the synthetic file's entry
+    assert main(["data", "verify", "jets-top-qcd"]) == 0
+    assert "ok       data/jets-top-qcd.root" in capsys.readouterr().out
+    assert main(["data", "make", "no-such-set"]) == 2
+    assert "unknown data set 'no-such-set'; known: jets-top-qcd" in capsys.readouterr().err

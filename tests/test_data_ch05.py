@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from hepcourse import config
-from hepcourse.data import generate, io, load, manifest
+from hepcourse.data import generate, io, load, manifest, registry
 
-MASSES = generate.DATASETS["dijet-signal-masses"]
-A14 = generate.DATASETS["jets-top-qcd-a14"]
+MASSES = registry.dataset("dijet-signal-masses")
+A14 = registry.dataset("jets-top-qcd-a14")
 
 
 def _peak(x, lo, hi, width):
@@ -33,7 +33,7 @@ def test_manifest_and_settings(spec):
 
 def test_the_x_resonance_sits_at_each_mass():
     path = config.DATA_DIR / MASSES.filename
-    ref = io.read(config.DATA_DIR / generate.DATASETS["dijet-resonance"].filename, "signal")      # m_X = 500 GeV
+    ref = io.read(config.DATA_DIR / registry.dataset("dijet-resonance").filename, "signal")      # m_X = 500 GeV
     light_500 = np.median(np.minimum(ak.to_numpy(ref.j1_m), ak.to_numpy(ref.j2_m)))
     for mx in (300, 400, 600, 700):
         arr = io.read(path, f"mx{mx}")

@@ -12,7 +12,7 @@ import pytest
 
 from hepcourse import config
 from hepcourse.data import io, manifest
-from hepcourse.data.generate import DATASETS
+from hepcourse.data.registry import DATASETS
 from hepcourse.physics.jets import invariant_mass, jet_four_vector, kt_axes
 
 SPEC = DATASETS["jets-top-qcd"]

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from hepcourse import config
-from hepcourse.data import generate, io, load, manifest
+from hepcourse.data import generate, io, load, manifest, registry
 
-SPEC = generate.DATASETS["dijet-resonance"]
+SPEC = registry.DATASETS["dijet-resonance"]
 PATH = config.DATA_DIR / SPEC.filename
 
 

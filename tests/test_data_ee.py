@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from hepcourse import config
-from hepcourse.data import generate, io, load, manifest
+from hepcourse.data import generate, io, load, manifest, registry
 
-SPEC = generate.DATASETS["ee-z-hadrons"]
+SPEC = registry.DATASETS["ee-z-hadrons"]
 PATH = config.DATA_DIR / SPEC.filename
 
 
@@ -66,5 +66,5 @@ def test_reproduces_the_committed_events_and_alpha_s_matters(tmp_path):
 
 def test_unknown_parameter_is_refused():
     with pytest.raises(ValueError, match="alphas"):
-        generate.with_params(SPEC, {"alpha": 0.1})
-    assert generate.with_params(SPEC, {"alphas": 0.12}).filename == "ee-z-hadrons-alphas0.1200.root"
+        registry.with_params(SPEC, {"alpha": 0.1})
+    assert registry.with_params(SPEC, {"alphas": 0.12}).filename == "ee-z-hadrons-alphas0.1200.root"

@@ -14,10 +14,10 @@ import pytest
 pytest.importorskip("pythia8mc", reason="event generation needs pythia8mc (the generate extra, Linux)")
 
 from hepcourse import config  # noqa: E402
-from hepcourse.data import generate, io, manifest  # noqa: E402
+from hepcourse.data import generate, io, manifest, registry  # noqa: E402
 
 N = 50   # accepted jets per class: about 10 s of generation per run
-SPEC = generate.DATASETS["jets-top-qcd"]
+SPEC = registry.DATASETS["jets-top-qcd"]
 
 
 @pytest.fixture(scope="module")

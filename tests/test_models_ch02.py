@@ -173,11 +173,13 @@ def test_median_bandwidth_and_identical_members():
 def test_build_rebuilds_every_model_from_its_spec():
     cfg = {"n_in": 1, "n_out": 2, "hidden": [8], "activation": "tanh", "dropout": 0.0, "init": "glorot"}
     assert isinstance(models.build({"class": "MLP", "config": cfg}), models.MLP)
-    ens = models.build({"class": "Ensemble", "config": cfg, "k": 3})
+    ens = models.build({"class": "Ensemble", "config": {**cfg, "k": 3}})
     assert ens.k == 3 and ens(torch.zeros(2, 1)).shape == (3, 2, 2)
-    bnn = models.build({"class": "BayesianMLP", "config": cfg, "prior_sigma": 0.5, "init_sigma": 0.01})
-    assert bnn.layers[0].prior_sigma == 0.5
+    assert models.Ensemble(models.MLPConfig(**cfg), k=3).cfg == ens.cfg          # member config + k: the same
+    bnn = models.build({"class": "BayesianMLP", "config": {**cfg, "prior_sigma": 0.5, "init_sigma": 0.01}})
+    assert bnn.layers[0].prior_sigma == 0.5 and bnn.cfg.init_sigma == 0.01
     assert models.MLPConfig(**cfg).to_dict() == cfg
+    assert models.EnsembleConfig(**cfg, k=3).to_dict() == {**cfg, "k": 3}
 
 
 def test_repulsive_ensemble_loss_trains_on_a_toy():

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hepcourse import checkpoints, losses, models, train
+from hepcourse import checkpoints, losses, metrics, models, train
 from hepcourse.models.cnn import CNN, CNNConfig, PhiConv2d, pad_phi_eta
 
 
@@ -76,7 +76,7 @@ def test_shapes_and_parameter_counts():
     paper = CNN(CNNConfig.paper())                                          # 37 × 37 → 18 → 9 pixels after two poolings
     conv = (16 + 1) * 64 + 3 * (64 * 16 + 1) * 64
     dense = (9 * 9 * 64 * 64 + 64) + (64 * 256 + 256) + (256 * 256 + 256) + (256 + 1)
-    assert paper.n_parameters() == conv + dense == 612_417                  # the seed quotes "610k"
+    assert paper.n_parameters() == conv + dense == 612_417                  # Plehn et al. quote "610k"
     assert paper(torch.rand(2, 1, 37, 37)).shape == (2, 1)
     with pytest.raises(ValueError):
         CNNConfig(channels=(8, 8), pool_after=(2,))
@@ -134,5 +134,7 @@ def test_checkpoint_test_split_of_the_jet_data():
     assert xf.shape == (100, 2) and np.all(xf[:, 0] > 0)
     torch.manual_seed(7)
     net = CNN()
-    assert 0.0 <= checkpoints.evaluate(net, test, "auc") <= 1.0
-    assert checkpoints.evaluate(net, test, "bce") == checkpoints.evaluate(net, test, "bce")   # deterministic
+    out = net(torch.as_tensor(x)).detach()[:, 0].numpy()                    # the metrics from the outputs by hand
+    assert checkpoints.evaluate(net, test, "auc") == pytest.approx(metrics.auc(y, out), abs=1e-9)
+    bce = np.mean(np.logaddexp(0.0, out) - y * out)                         # −[y log s + (1 − y) log(1 − s)]
+    assert checkpoints.evaluate(net, test, "bce") == pytest.approx(bce, rel=1e-5)

@@ -206,7 +206,7 @@ def test_collect_names_students_by_folder_and_says_so(term):
     assert "collected 5 submissions" in out and "Fay_Fox_1006_assignsubmission_file" in out
 
 
-def test_feedback_hides_hidden_tests_and_renders_math_offline(term):
+def test_feedback_hides_hidden_tests_and_renders_math_offline(term, browser):
     root = term["base"] / "grading" / "feedback"
     pages = sorted(root.glob(f"*/{A}/*.html"))
     assert len(pages) == 5                       # every recorded submission; the empty file has none
@@ -216,19 +216,13 @@ def test_feedback_hides_hidden_tests_and_renders_math_offline(term):
         assert "BEGIN HIDDEN TESTS" not in html and HIDDEN_ONLY not in html
         assert "cdnjs" not in html and "https://cdn" not in html
         assert "../../_mathjax/tex-chtml.js" in html
-    if shutil.which("chromium") is None:
-        pytest.skip("chromium is not installed: math rendering not checked")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page()
-        remote = []
-        page.on("request", lambda r: None if r.url.startswith(("file:", "data:")) else remote.append(r.url))
-        page.goto(pages[0].as_uri())
-        page.wait_for_selector("mjx-container", timeout=20_000)
-        assert page.locator("mjx-container").count() > 3 and remote == []
-        browser.close()
+    page = browser.new_page()
+    remote = []
+    page.on("request", lambda r: None if r.url.startswith(("file:", "data:")) else remote.append(r.url))
+    page.goto(pages[0].as_uri())
+    page.wait_for_selector("mjx-container", timeout=20_000)
+    assert page.locator("mjx-container").count() > 3 and remote == []
+    page.close()
 
 
 def test_the_gradebook_is_intact_and_outside_build(term):

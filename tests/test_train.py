@@ -1,5 +1,6 @@
 """hepcourse.train: the loop learns, stops early, restores the best epoch; load-or-train."""
 
+import numpy as np
 import torch
 import pytest
 from torch.utils.data import DataLoader, TensorDataset
@@ -85,34 +86,60 @@ def test_progress_is_quiet_in_ci(monkeypatch):
     assert train._show_progress(train.TrainConfig(progress=False)) is False
 
 
-def test_load_or_train_saves_then_loads(tmp_path, monkeypatch):
-    monkeypatch.setattr(config, "QUICK", False)
-    monkeypatch.setattr(config, "RETRAIN", False)
-    monkeypatch.setenv("HEPCOURSE_DEVICE", "cpu")
-    calls = []
-
-    def fake_train(model):
-        calls.append(1)
-        with torch.no_grad():
-            model.weight.fill_(4.0)
-        return "trained"
-
-    ckpt = tmp_path / "ckpt" / "line.pt"
-    model, result = train.load_or_train(torch.nn.Linear(1, 1), ckpt, fake_train)
-    assert result == "trained" and ckpt.exists()
-    fresh, result = train.load_or_train(torch.nn.Linear(1, 1), ckpt, fake_train)
-    assert result is None and len(calls) == 1 and fresh.weight.item() == 4.0
-
-    monkeypatch.setattr(config, "RETRAIN", True)
-    train.load_or_train(torch.nn.Linear(1, 1), ckpt, fake_train)
-    assert len(calls) == 2
+def test_predict_is_batched_numpy_without_gradients_and_independent_of_the_batch_size():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Dropout(0.5), torch.nn.Linear(8, 2))
+    net.train()
+    x = np.random.default_rng(0).normal(size=(1001, 3))                 # float64 NumPy: cast to the model's float32
+    out = train.predict(net, x, batch_size=100, device=torch.device("cpu"))
+    assert isinstance(out, np.ndarray) and out.shape == (1001, 2) and out.dtype == np.float32
+    assert not net.training                                               # eval mode: dropout off, deterministic
+    with torch.no_grad():
+        expected = net(torch.as_tensor(x, dtype=torch.float32)).numpy()
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(train.predict(net, x, batch_size=7, device=torch.device("cpu")), out, rtol=1e-6, atol=1e-6)
+    assert all(p.grad is None for p in net.parameters())
 
 
-def test_quick_mode_never_writes_checkpoints(tmp_path, monkeypatch):
-    monkeypatch.setattr(config, "QUICK", True)
-    ckpt = tmp_path / "line.pt"
-    train.load_or_train(torch.nn.Linear(1, 1), ckpt, lambda m: None)
-    assert not ckpt.exists()
+def test_predict_takes_several_inputs_and_joins_along_the_models_batch_axis():
+    from hepcourse import models
+
+    class Two(torch.nn.Module):                                           # model(x, mask) -> (B,)
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.tensor(2.0))
+
+        def forward(self, x, mask):
+            return self.w * (x * mask).sum(-1)
+
+    x, mask = np.ones((10, 4)), np.array([[True, False, True, True]] * 10)
+    np.testing.assert_allclose(train.predict(Two(), (x, mask), batch_size=3, device=torch.device("cpu")), np.full(10, 6.0))
+    ens = models.Ensemble(models.MLPConfig(n_in=2, n_out=1, hidden=(4,)), k=3)
+    xe = np.random.default_rng(1).normal(size=(25, 2))
+    out = train.predict(ens, xe, batch_size=4, device=torch.device("cpu"))
+    assert out.shape == (3, 25, 1)                                          # (K, N, n_out): joined along axis 1
+    with torch.no_grad():
+        np.testing.assert_allclose(out, ens(torch.as_tensor(xe, dtype=torch.float32)).numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_predict_samples_of_a_bayesian_network_are_whole_functions():
+    """Each of the n_samples passes uses one weight draw for all batches, so the samples do not depend
+    on the batch size, and with one batch they are the draws of sample_predictions."""
+    from hepcourse import models
+
+    bnn = models.BayesianMLP(models.MLPConfig(n_in=1, n_out=1, hidden=(8,)), init_sigma=0.3)
+    x = np.linspace(-1, 1, 50)[:, None]
+    cpu = torch.device("cpu")
+    torch.manual_seed(5)
+    small = train.predict(bnn, x, batch_size=7, device=cpu, n_samples=4)
+    torch.manual_seed(5)
+    whole = train.predict(bnn, x, batch_size=50, device=cpu, n_samples=4)
+    torch.manual_seed(5)
+    reference = bnn.sample_predictions(torch.as_tensor(x, dtype=torch.float32), 4).numpy()
+    assert small.shape == (4, 50, 1)
+    np.testing.assert_allclose(small, whole, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(whole, reference, rtol=1e-6, atol=1e-6)
+    assert np.std(small[:, 0, 0]) > 1e-3                                   # the samples differ from each other
 
 
 def test_tensor_loader_batches_cover_the_data_once_per_epoch():
@@ -157,3 +184,11 @@ def test_restore_best_false_keeps_the_last_epoch():
         x, y = val_loader.dataset.tensors
         final = torch.nn.functional.mse_loss(model(x), y).item()
     assert final == pytest.approx(hist.val_loss[-1], rel=1e-5) and final > min(hist.val_loss)
+
+
+def test_history_summary_states_first_last_and_best_loss():
+    h = train.History(train_loss=[1.0, 0.5, 0.4], val_loss=[0.9, 0.3, 0.35], best_epoch=1, seconds=2.5)
+    assert h.summary() == ("trained 3 epochs in 2.5 s; validation loss 0.9000 after the first epoch, 0.3500 after "
+                           "the last, 0.3000 at best (epoch 2)")
+    h = train.History(train_loss=[2.0, 1.0], best_epoch=1, stopped_early=True)
+    assert "(stopped early); training loss 2.0000" in h.summary()

@@ -4,7 +4,7 @@ A jet is a set of N constituents with four-momenta p_i = (E_i, p_x,i, p_y,i, p_z
 taggers of chapter 04 see it in three forms, all computed here with torch (on any device) from the
 padded arrays of :func:`hepcourse.data.load` and a boolean ``mask`` of the real particles:
 
-* per-particle features :data:`PARTICLE_INPUTS` relative to the jet axis (seed 003, Eq. 2.42;
+* per-particle features :data:`PARTICLE_INPUTS` relative to the jet axis (Plehn et al. [plehn2022modern], Eq. 2.42;
   the ParticleNet/ParT choice of Qu and Gouskos 2020, Qu et al. 2022):
 
       Δη_i = η_i − η_J,   Δφ_i = φ_i − φ_J wrapped into [−π, π),   ln p_T,i,   ln E_i,
@@ -17,7 +17,7 @@ padded arrays of :func:`hepcourse.data.load` and a boolean ``mask`` of the real 
       ln z,  z = min(p_T,a, p_T,b) / (p_T,a + p_T,b),   ln m²,  m² = (p_a + p_b)²;
 
 * Minkowski products d_ij = p_i · p_j = E_i E_j − p⃗_i · p⃗_j, invariant under Lorentz
-  transformations (seed 003, Eq. 2.46; the inputs of LorentzNet and PELICAN).
+  transformations (Plehn et al. [plehn2022modern], Eq. 2.46; the inputs of LorentzNet and PELICAN).
 
 The jet axis is the sum of the constituents (E-scheme). Padded entries of every output are zero,
 and no padded value enters a real particle's features.
@@ -31,19 +31,22 @@ factor keeps the angular neighbours of a particle and the IRC safety of the ener
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-__all__ = ["PARTICLE_INPUTS", "PAIR_INPUTS", "KINEMATICS", "PARTICLE_SHIFT_SCALE", "PAIR_SHIFT_SCALE", "standardise", "ConstituentInputs", "four_momenta", "particle_features",
-           "pairwise_features", "minkowski_products", "wrap_phi", "from_kinematics", "from_jets", "flat_features",
-           "load_inputs"]
+__all__ = ["PARTICLE_INPUTS", "ANGLES", "PAIR_INPUTS", "KINEMATICS", "PARTICLE_SHIFT_SCALE", "PAIR_SHIFT_SCALE", "standardise",
+           "ConstituentInputs", "four_momenta", "particle_features", "pairwise_features", "minkowski_products",
+           "full_precision", "wrap_phi", "from_kinematics", "from_jets", "flat_features", "load_inputs"]
 
 KINEMATICS = ("pt", "eta", "phi", "e")
 """The particle fields to ask :func:`hepcourse.data.load` for (``particle_fields=KINEMATICS``)."""
 PARTICLE_INPUTS = ("deta", "dphi", "log_pt", "log_e", "log_z", "log_e_rel", "dr")
 """Columns of :func:`particle_features`: Δη, Δφ to the jet axis, ln p_T, ln E (GeV), ln z, ln(E/E_J), ΔR."""
+ANGLES = (PARTICLE_INPUTS.index("deta"), PARTICLE_INPUTS.index("dphi"))
+"""The columns of Δη and Δφ in :data:`PARTICLE_INPUTS`: what an energy flow network's Φ and the first k-NN graph see."""
 PAIR_INPUTS = ("log_delta", "log_kt", "log_z", "log_m2")
 """Last axis of :func:`pairwise_features`: ln Δ, ln k_T (GeV), ln z, ln m² (GeV²)."""
 PARTICLE_SHIFT_SCALE = ((0.0, 0.2), (0.0, 0.2), (2.3, 1.1), (2.7, 1.2), (-4.0, 1.1), (-4.0, 1.1), (0.2, 0.2))
@@ -51,6 +54,17 @@ PARTICLE_SHIFT_SCALE = ((0.0, 0.2), (0.0, 0.2), (2.3, 1.1), (2.7, 1.2), (-4.0, 1
 PAIR_SHIFT_SCALE = ((-1.75, 1.3), (0.0, 1.4), (-1.5, 0.85), (1.5, 2.3))
 """(shift, scale) of each pairwise feature of :data:`PAIR_INPUTS` (real pairs of jets-top-qcd)."""
 _TINY = 1e-8
+
+
+@contextmanager
+def full_precision(t: torch.Tensor):
+    """``with full_precision(p4) as p4:`` autocast switched off and ``t`` in (at least) float32 inside the block.
+
+    For inputs computed by cancellation, such as E_i E_j − p⃗_i·p⃗_j or (p_a + p_b)²: under mixed precision
+    (bfloat16 has an 8-bit mantissa, ~3 significant digits) the difference of two nearly equal products of
+    TeV-scale momenta would be lost entirely. The network casts the result back to its working precision."""
+    with torch.autocast(device_type=t.device.type, enabled=False):
+        yield t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
 
 
 def standardise(t: torch.Tensor, shift_scale, columns=None) -> torch.Tensor:
@@ -105,8 +119,14 @@ def pairwise_features(p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """The pairwise features :data:`PAIR_INPUTS` of every pair: p4 (B, N, 4) → (B, N, N, 4).
 
     Δy uses the rapidity y = ½ ln[(E + p_z)/(E − p_z)]; the logarithms are cut at ln 10⁻⁸. Pairs
-    with a padded particle and the diagonal (a = b, where Δ = 0 says nothing) are zero.
+    with a padded particle and the diagonal (a = b, where Δ = 0 says nothing) are zero. Computed in
+    float32 with autocast off (:func:`full_precision`): m² is a difference of large numbers.
     """
+    with full_precision(p4) as p4:
+        return _pairwise_features(p4, mask)
+
+
+def _pairwise_features(p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     p4 = _zero_padded(p4, mask)
     pt, _, phi = _pt_eta_phi(p4)
     e, pz = p4[..., 0], p4[..., 3]
@@ -128,11 +148,14 @@ def pairwise_features(p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 def minkowski_products(p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """d_ij = p_i · p_j = E_i E_j − p⃗_i · p⃗_j (metric diag(+1, −1, −1, −1)): (B, N, 4) → (B, N, N).
 
-    Zero for pairs with a padded particle. Σ_ij d_ij = m_J², the squared jet mass.
+    Zero for pairs with a padded particle. Σ_ij d_ij = m_J², the squared jet mass. Computed in float32
+    with autocast off (:func:`full_precision`): for two nearly collinear particles d_ij is a small
+    difference of large products, which bfloat16 would round to noise.
     """
-    p4 = _zero_padded(p4, mask)
-    metric = torch.tensor([1.0, -1.0, -1.0, -1.0], dtype=p4.dtype, device=p4.device)
-    return torch.einsum("bid,bjd->bij", p4 * metric, p4)
+    with full_precision(p4) as p4:
+        p4 = _zero_padded(p4, mask)
+        metric = torch.tensor([1.0, -1.0, -1.0, -1.0], dtype=p4.dtype, device=p4.device)
+        return torch.einsum("bid,bjd->bij", p4 * metric, p4)
 
 
 @dataclass
@@ -183,7 +206,7 @@ def flat_features(inputs: ConstituentInputs, n: int = 30) -> torch.Tensor:
 def load_inputs(name: str = "jets-top-qcd", split: str = "train", n: int | None = None, max_particles: int = 30):
     """One split of a jet data set as ``(ConstituentInputs, labels (N,), JetTensors)``: the
     :data:`KINEMATICS` of the ``max_particles`` leading constituents (the hardest 30–40 carry
-    nearly all the information, seed 003 Sec. 2.2.1), the labels as a float32 tensor, and the
+    nearly all the information, Plehn et al. [plehn2022modern], Sec. 2.2.1), the labels as a float32 tensor, and the
     loader's :class:`~hepcourse.data.datasets.JetTensors` (for the high-level features)."""
     from .datasets import load
 

@@ -15,6 +15,18 @@ What :func:`load` returns (``format=``):
 * ``"numpy"`` / ``"torch"``: a :class:`JetTensors` with padded constituents ``particles``
   (N, P, F), their ``mask`` (N, P), high-level ``features`` (N, K) and ``labels`` (N,).
 
+The three kinds of data set (:mod:`hepcourse.data.registry`) share the loader; what each supports:
+
+================  ======================  =========================  ===========  ===================
+data set kind     features (default all)  particle_fields            detector     max_particles=0
+================  ======================  =========================  ===========  ===================
+jets              :data:`FEATURES`        :data:`PARTICLE_FIELDS`    yes          jet level only
+events            :data:`EVENT_SHAPES`    stored: pt … pid           no           event level only
+dijets            :data:`DIJET_FEATURES`  stored: pt … pid, jet      no           event level only
+================  ======================  =========================  ===========  ===================
+
+An option a data set does not support raises ``ValueError`` saying what it supports.
+
 Signal and background are interleaved in a fixed pseudo-random order (seeded by the split's
 name), so the first k jets are a balanced sample. ``detector=True`` passes the constituents
 through the toy detector (:mod:`hepcourse.data.detector`) and recomputes every feature from the
@@ -31,9 +43,10 @@ import numpy as np
 
 from .. import config
 from . import io
+from .registry import DatasetSpec, dataset
 
 __all__ = ["load", "JetTensors", "pad", "unpad", "split_mask", "SPLITS", "FEATURES", "PARTICLE_FIELDS",
-           "data_path", "QUICK_JETS"]
+           "EVENT_SHAPES", "DIJET_FEATURES", "STORED_PARTICLE_FIELDS", "data_path", "QUICK_JETS", "shuffled_order"]
 
 SPLITS = {"train": (0, 1, 2), "val": (3,), "test": (4,), "all": (0, 1, 2, 3, 4)}
 FEATURES = ("pt", "eta", "phi", "m", "n_particles", "tau1", "tau2", "tau3", "tau21", "tau32")
@@ -43,16 +56,21 @@ PARTICLE_FIELDS = ("pt", "eta", "phi", "e", "charge", "pid", "deta", "dphi", "lo
                    "pt_rel", "e_rel", "dr")
 """Per-constituent quantities :func:`load` can put in the tensor: the stored ones, and
 Δη, Δφ, ΔR to the jet axis, log pT, log E, pT/pT_jet, E/E_jet."""
+STORED_PARTICLE_FIELDS = ("pt", "eta", "phi", "e", "charge", "pid")
+"""The per-constituent quantities stored in the files (``dijet-resonance`` also stores ``jet``, 0 or 1)."""
+EVENT_SHAPES = ("thrust", "sphericity", "aplanarity", "c_parameter", "heavy_jet_mass", "b_total", "b_wide",
+                "e_visible", "n_particles", "n_charged")
+"""Event-level quantities of the ``ee-z-hadrons`` data set (see :mod:`hepcourse.physics.event_shapes`)."""
+DIJET_FEATURES = ("mjj", "j1_m", "j2_m", "j1_pt", "j2_pt", "j1_tau21", "j2_tau21", "j1_tau32", "j2_tau32", "deta")
+"""Event-level features of ``dijet-resonance``: the dijet mass, the two jets' masses, pT and
+N-subjettiness ratios, and their pseudorapidity difference (GeV where dimensioned)."""
 QUICK_JETS = 2_000
 """Jets per class and split that ``n=None`` means in quick mode (``HEPCOURSE_QUICK=1``)."""
 
 
 def data_path(name: str) -> Path:
-    from .generate import DATASETS
-
-    if name not in DATASETS:
-        raise KeyError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
-    return config.DATA_DIR / DATASETS[name].filename
+    """``data/<file>`` of data set ``name``."""
+    return config.DATA_DIR / dataset(name).filename
 
 
 def split_mask(entries, split: str) -> np.ndarray:
@@ -60,6 +78,12 @@ def split_mask(entries, split: str) -> np.ndarray:
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
     return np.isin(np.asarray(entries) % 5, SPLITS[split])
+
+
+def shuffled_order(name: str, split: str, n: int) -> np.ndarray:
+    """The fixed pseudo-random order of the ``n`` jets (events) of a split: a permutation seeded by the
+    CRC-32 of ``"<name>/<split>"``, so that every reader of the split sees the same order."""
+    return np.random.default_rng(zlib.crc32(f"{name}/{split}".encode())).permutation(n)
 
 
 @dataclass
@@ -133,7 +157,7 @@ def _read_split(path: Path, tree: str, split: str, n: int | None, batch: int = 5
     arr, entries = arr[keep], entries[keep]
     if n is not None:
         if len(arr) < n and strict:
-            from .generate import DATASETS
+            from .registry import DATASETS
 
             name = next((k for k, s in DATASETS.items() if s.filename == path.name), "<name>")
             raise ValueError(f"{path.name} has only {len(arr)} {tree} jets in split {split!r}, {n} requested; "
@@ -171,7 +195,7 @@ def _particle_columns(parts, feats: dict, fields) -> dict:
 
     out = {}
     for f in fields:
-        if f in ("pt", "eta", "phi", "e", "charge", "pid"):
+        if f in STORED_PARTICLE_FIELDS or f == "jet":
             out[f] = parts[f]
         elif f == "deta":
             out[f] = parts.eta - feats["eta"]
@@ -192,123 +216,56 @@ def _particle_columns(parts, feats: dict, fields) -> dict:
     return out
 
 
-EVENT_SHAPES = ("thrust", "sphericity", "aplanarity", "c_parameter", "heavy_jet_mass", "b_total", "b_wide",
-                "e_visible", "n_particles", "n_charged")
-"""Event-level quantities of the ``ee-z-hadrons`` data set (see :mod:`hepcourse.physics.event_shapes`)."""
+_OPTIONS = {
+    # kind: (its features, the particle fields it can put in the tensor, whether the toy detector applies)
+    "jets": (FEATURES, PARTICLE_FIELDS, True),
+    "events": (EVENT_SHAPES, STORED_PARTICLE_FIELDS, False),
+    "dijets": (DIJET_FEATURES, STORED_PARTICLE_FIELDS + ("jet",), False),
+}
 
 
-def _load_events(spec, path, split, n, strict, format, max_particles, particle_fields, shuffle):
-    """``load`` for data sets of whole events: one tree ``events``; the features are the event shapes."""
-    import awkward as ak
-
-    arr = _read_split(path, spec.processes[0].name, split, n, strict=strict)
-    if shuffle:
-        arr = arr[np.random.default_rng(zlib.crc32(f"{spec.name}/{split}".encode())).permutation(len(arr))]
-    arr = ak.with_field(arr, split, "split")
-    if format == "awkward":
-        return arr
-    fields = tuple(f for f in particle_fields if f in ("pt", "eta", "phi", "e", "charge", "pid"))
-    particles, mask = pad(ak.zip({f: arr.part[f] for f in fields}), max_particles)
-    tensors = JetTensors(particles=particles, mask=mask,
-                         features=np.stack([ak.to_numpy(arr[k]).astype(np.float32) for k in EVENT_SHAPES], axis=1),
-                         labels=np.zeros(len(arr), dtype=np.int64), particle_fields=fields, feature_names=EVENT_SHAPES,
-                         meta={"name": spec.name, "split": split, "path": str(path), "entry": ak.to_numpy(arr.entry)})
-    return tensors.to_torch() if format == "torch" else tensors
-
-
-DIJET_FEATURES = ("mjj", "j1_m", "j2_m", "j1_pt", "j2_pt", "j1_tau21", "j2_tau21", "j1_tau32", "j2_tau32", "deta")
-"""Event-level features of ``dijet-resonance``: the dijet mass, the two jets' masses, pT and
-N-subjettiness ratios, and their pseudorapidity difference (GeV where dimensioned)."""
-
-
-def _load_dijets(spec, path, split, n, strict, format, max_particles, particle_fields, shuffle):
-    """``load`` for ``dijet-resonance``: both processes, the features of :data:`DIJET_FEATURES`."""
-    import awkward as ak
-
-    # max_particles=0: jet-level branches only, several times faster to read (no constituents)
-    jet_level = max_particles == 0 and not detector
-    pieces = []
-    for process in spec.processes:
-        fields = io.jet_fields(path, process.name) if jet_level else None
-        arr = _read_split(path, process.name, split, n, strict=strict, fields=fields)
-        pieces.append(ak.with_field(arr, process.name, "tree"))
-    arr = ak.concatenate(pieces)
-    if shuffle:
-        arr = arr[np.random.default_rng(zlib.crc32(f"{spec.name}/{split}".encode())).permutation(len(arr))]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for j in ("j1", "j2"):
-            t1, t2, t3 = (ak.to_numpy(arr[f"{j}_tau{i}"]).astype(np.float64) for i in (1, 2, 3))
-            arr = ak.with_field(arr, np.where(t1 > 0, t2 / t1, 0.0), f"{j}_tau21")
-            arr = ak.with_field(arr, np.where(t2 > 0, t3 / t2, 0.0), f"{j}_tau32")
-    arr = ak.with_field(arr, np.abs(ak.to_numpy(arr.j1_eta) - ak.to_numpy(arr.j2_eta)), "deta")
-    arr = ak.with_field(arr, split, "split")
-    if format == "awkward":
-        return arr
-    fields = tuple(f for f in particle_fields if f in ("pt", "eta", "phi", "e", "charge", "pid")) + ("jet",)
-    particles, mask = pad(ak.zip({f: arr.part[f] for f in fields}), max_particles)
-    tensors = JetTensors(particles=particles, mask=mask,
-                         features=np.stack([ak.to_numpy(arr[k]).astype(np.float32) for k in DIJET_FEATURES], axis=1),
-                         labels=ak.to_numpy(arr.label).astype(np.int64), particle_fields=fields,
-                         feature_names=DIJET_FEATURES,
-                         meta={"name": spec.name, "split": split, "path": str(path), "entry": ak.to_numpy(arr.entry)})
-    return tensors.to_torch() if format == "torch" else tensors
-
-
-def load(name: str = "jets-top-qcd", split: str = "train", n: int | None = None, format: str = "awkward",
-         detector: bool = False, detector_seed: int = 0, max_particles: int = 128,
-         particle_fields: tuple[str, ...] = ("pt", "eta", "phi", "e", "charge", "pid"),
-         features: tuple[str, ...] = FEATURES, path: Path | None = None, verify: bool = True,
-         shuffle: bool = True):
-    """Load a split of a course data set.
-
-    Parameters
-    ----------
-    name : a data set of :data:`hepcourse.data.generate.DATASETS` (``"jets-top-qcd"``, or
-        ``"ee-z-hadrons"``: whole events, whose features are :data:`EVENT_SHAPES`).
-    split : ``"train"``, ``"val"``, ``"test"`` or ``"all"`` (see the module docstring).
-    n : jets per class (events for ``ee-z-hadrons``); ``None`` means all of them, or
-        :data:`QUICK_JETS` in quick mode.
-    format : ``"awkward"``, ``"numpy"`` or ``"torch"``.
-    detector : apply the toy detector (:mod:`hepcourse.data.detector`) with ``detector_seed``.
-    max_particles, particle_fields : size and content of the padded constituent tensor;
-        ``max_particles=0`` reads the jet-level branches only (features and labels; much faster).
-    features : the high-level features to return (:data:`FEATURES`).
-    path : read this file instead of ``data/<file>`` (no MANIFEST check unless it is in data/).
-    verify : check the file's sha256 against ``data/MANIFEST`` first (a mismatch raises
-        :class:`hepcourse.data.manifest.DataFileError`, naming the command that rebuilds it).
-    shuffle : interleave the classes in a fixed pseudo-random order (else signal first).
-    """
-    import awkward as ak
-
-    from . import detector as det
-    from .generate import DATASETS
-    from .manifest import DataFileError
-    from .manifest import verify as verify_file
-
+def _check_options(spec: DatasetSpec, split: str, format: str, detector: bool, particle_fields, features) -> tuple:
+    """Refuse what data set ``spec`` does not support, with a clear error; return the features to use."""
     if format not in ("awkward", "numpy", "torch"):
         raise ValueError(f"format must be 'awkward', 'numpy' or 'torch'; got {format!r}")
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
-    spec = DATASETS[name] if name in DATASETS else None
-    if spec is None:
-        raise KeyError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
+    own_features, own_fields, has_detector = _OPTIONS[spec.kind]
+    if detector and not has_detector:
+        raise ValueError(f"detector=True: the toy detector is applied to single jets (jets-top-qcd); {spec.name} "
+                         "has no detector-level version")
+    bad = [f for f in particle_fields if f not in own_fields]
+    if bad:
+        raise ValueError(f"particle_fields {bad} are not available for {spec.name}; choose from {', '.join(own_fields)}")
+    features = own_features if features is None else tuple(features)
+    bad = [f for f in features if f not in own_features]
+    if bad:
+        raise ValueError(f"features {bad} are not features of {spec.name}; choose from {', '.join(own_features)}")
+    return features
+
+
+def _checked_path(spec: DatasetSpec, path: Path | None, verify: bool) -> Path:
+    """The file to read: ``data/<file>`` checked against the MANIFEST (unless ``verify`` is false), or
+    ``path`` (checked only when it lies in data/)."""
+    from .manifest import DataFileError
+    from .manifest import verify as verify_file
+
     in_data = path is None or Path(path).resolve().parent == config.DATA_DIR.resolve()
-    path = Path(path) if path else data_path(name)
-    command = f"hepcourse data make {name} --events {spec.default_events}"
+    path = Path(path) if path else data_path(spec.name)
+    command = f"hepcourse data make {spec.name} --events {spec.default_events}"
     if verify and in_data:
         verify_file(path, rebuild=None if path.exists() else command)
     elif not path.exists():
         raise DataFileError(f"data file {path} is missing. Rebuild it with:\n    {command}")
-    strict = n is not None
-    if n is None and config.QUICK:
-        n = QUICK_JETS
-    if spec.kind == "events":
-        return _load_events(spec, path, split, n, strict, format, max_particles, particle_fields, shuffle)
-    if spec.kind == "dijets":
-        return _load_dijets(spec, path, split, n, strict, format, max_particles, particle_fields, shuffle)
+    return path
 
-    # max_particles=0: jet-level branches only, several times faster to read (no constituents)
-    jet_level = max_particles == 0 and not detector
+
+def _read_jets(spec, path, split, n, strict, jet_level, detector, detector_seed):
+    """``kind="jets"``: both processes' jets and their high-level features (recomputed at detector level)."""
+    import awkward as ak
+
+    from . import detector as det
+
     pieces = []
     for process in spec.processes:
         fields = io.jet_fields(path, process.name) if jet_level else None
@@ -321,26 +278,107 @@ def load(name: str = "jets-top-qcd", split: str = "train", n: int | None = None,
     arr = ak.concatenate(pieces)
     # the stored constituents may have been capped: recompute only at detector level
     feats = _features(arr, None if jet_level else arr.part, recompute=detector)
-    for k in features:
+    for k in FEATURES:
         arr = ak.with_field(arr, feats[k], k)
-    if shuffle:
-        order = np.random.default_rng(zlib.crc32(f"{name}/{split}".encode())).permutation(len(arr))
-        arr = arr[order]
-        feats = {k: v[order] for k, v in feats.items()}
-    arr = ak.with_field(arr, split, "split")
-    if format == "awkward":
-        return arr
+    return arr, feats
+
+
+def _read_events(spec, path, split, n, strict, jet_level, detector, detector_seed):
+    """``kind="events"``: whole events (one tree) and their event shapes."""
+    import awkward as ak
+
+    fields = io.jet_fields(path, spec.processes[0].name) if jet_level else None
+    arr = _read_split(path, spec.processes[0].name, split, n, strict=strict, fields=fields)
+    return arr, {k: ak.to_numpy(arr[k]) for k in EVENT_SHAPES}
+
+
+def _read_dijets(spec, path, split, n, strict, jet_level, detector, detector_seed):
+    """``kind="dijets"``: both processes' events, with τ_21, τ_32 of both jets and their |Δη| added."""
+    import awkward as ak
+
+    pieces = []
+    for process in spec.processes:
+        fields = io.jet_fields(path, process.name) if jet_level else None
+        arr = _read_split(path, process.name, split, n, strict=strict, fields=fields)
+        pieces.append(ak.with_field(arr, process.name, "tree"))
+    arr = ak.concatenate(pieces)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for j in ("j1", "j2"):
+            t1, t2, t3 = (ak.to_numpy(arr[f"{j}_tau{i}"]).astype(np.float64) for i in (1, 2, 3))
+            arr = ak.with_field(arr, np.where(t1 > 0, t2 / t1, 0.0), f"{j}_tau21")
+            arr = ak.with_field(arr, np.where(t2 > 0, t3 / t2, 0.0), f"{j}_tau32")
+    arr = ak.with_field(arr, np.abs(ak.to_numpy(arr.j1_eta) - ak.to_numpy(arr.j2_eta)), "deta")
+    return arr, {k: ak.to_numpy(arr[k]) for k in DIJET_FEATURES}
+
+
+_READERS = {"jets": _read_jets, "events": _read_events, "dijets": _read_dijets}
+
+
+def _jet_tensors(arr, feats: dict, features: tuple, particle_fields: tuple, max_particles: int, jet_level: bool,
+                 meta: dict) -> JetTensors:
+    """The padded arrays of every kind of data set: constituents (or none at jet level), features, labels."""
+    import awkward as ak
 
     if jet_level:
         particles = np.zeros((len(arr), 0, len(particle_fields)), np.float32)
         mask = np.zeros((len(arr), 0), bool)
     else:
-        cols = _particle_columns(arr.part, feats, particle_fields)
-        particles, mask = pad(ak.zip(cols), max_particles)
-    tensors = JetTensors(particles=particles, mask=mask,
-                         features=np.stack([feats[k] for k in features], axis=1).astype(np.float32),
-                         labels=ak.to_numpy(arr.label).astype(np.int64), particle_fields=tuple(particle_fields),
-                         feature_names=tuple(features),
-                         meta={"name": name, "split": split, "detector": detector, "path": str(path),
-                               "entry": ak.to_numpy(arr.entry), "tree": ak.to_list(arr.tree)})
+        particles, mask = pad(ak.zip(_particle_columns(arr.part, feats, particle_fields)), max_particles)
+    labels = ak.to_numpy(arr.label).astype(np.int64) if "label" in arr.fields else np.zeros(len(arr), np.int64)
+    meta = {**meta, "entry": ak.to_numpy(arr.entry)}
+    if "tree" in arr.fields:
+        meta["tree"] = ak.to_list(arr.tree)
+    return JetTensors(particles=particles, mask=mask,
+                      features=np.stack([np.asarray(feats[k]).astype(np.float32) for k in features], axis=1),
+                      labels=labels, particle_fields=tuple(particle_fields), feature_names=tuple(features), meta=meta)
+
+
+def load(name: str = "jets-top-qcd", split: str = "train", n: int | None = None, format: str = "awkward",
+         detector: bool = False, detector_seed: int = 0, max_particles: int = 128,
+         particle_fields: tuple[str, ...] = STORED_PARTICLE_FIELDS, features: tuple[str, ...] | None = None,
+         path: Path | None = None, verify: bool = True, shuffle: bool = True):
+    """Load a split of a course data set.
+
+    Parameters
+    ----------
+    name : a data set of :data:`hepcourse.data.registry.DATASETS` (``"jets-top-qcd"``; ``"ee-z-hadrons"``:
+        whole events, whose features are :data:`EVENT_SHAPES`; ``"dijet-resonance"``: events with two jets,
+        :data:`DIJET_FEATURES`).
+    split : ``"train"``, ``"val"``, ``"test"`` or ``"all"`` (see the module docstring).
+    n : jets per class (events for ``ee-z-hadrons``); ``None`` means all of them, or
+        :data:`QUICK_JETS` in quick mode.
+    format : ``"awkward"``, ``"numpy"`` or ``"torch"``.
+    detector : apply the toy detector (:mod:`hepcourse.data.detector`) with ``detector_seed`` (jets only).
+    max_particles, particle_fields : size and content of the padded constituent tensor (for dijets the
+        field ``jet`` is always added); ``max_particles=0`` reads the jet-level branches only (features
+        and labels; much faster).
+    features : the high-level features to return (default: all of the data set's, e.g. :data:`FEATURES`).
+    path : read this file instead of ``data/<file>`` (no MANIFEST check unless it is in data/).
+    verify : check the file's sha256 against ``data/MANIFEST`` first (a mismatch raises
+        :class:`hepcourse.data.manifest.DataFileError`, naming the command that rebuilds it).
+    shuffle : interleave the classes in a fixed pseudo-random order (else signal first).
+
+    An option the data set does not support (the toy detector on whole events, a derived particle field
+    or an unknown feature) raises ``ValueError`` naming what it supports.
+    """
+    import awkward as ak
+
+    spec = dataset(name)
+    if spec.kind == "dijets" and "jet" not in particle_fields:
+        particle_fields = tuple(particle_fields) + ("jet",)
+    features = _check_options(spec, split, format, detector, particle_fields, features)
+    path = _checked_path(spec, path, verify)
+    strict = n is not None
+    if n is None and config.QUICK:
+        n = QUICK_JETS
+    jet_level = max_particles == 0 and not detector          # no constituents to read: several times faster
+    arr, feats = _READERS[spec.kind](spec, path, split, n, strict, jet_level, detector, detector_seed)
+    if shuffle:
+        order = shuffled_order(name, split, len(arr))
+        arr, feats = arr[order], {k: np.asarray(v)[order] for k, v in feats.items()}
+    arr = ak.with_field(arr, split, "split")
+    if format == "awkward":
+        return arr
+    tensors = _jet_tensors(arr, feats, features, particle_fields, max_particles, jet_level,
+                           {"name": name, "split": split, "detector": detector, "path": str(path)})
     return tensors.to_torch() if format == "torch" else tensors

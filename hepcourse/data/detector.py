@@ -25,7 +25,8 @@ neutral hadron           HCAL deposit (n, K_L, and, for simplicity, K_S and Λ)
 
 **Tracks.** The transverse momentum follows from the sagitta of the track, and the sagitta
 resolution :math:`\\sigma_s` gives the curvature resolution (Gluckstern; PDG review
-"Passage of particles through matter", seed item B7):
+"Passage of particles through matter"; the applications text on generative surrogates
+[seed004applications], item B7):
 
 .. math:: s = \\frac{0.3\\,B\\,L^2}{8\\,p_T}, \\qquad
           \\sigma\\!\\left(\\frac{1}{p_T}\\right) = \\frac{8\\,\\sigma_s}{0.3\\,B\\,L^2} \\equiv a ,
@@ -137,72 +138,90 @@ def apply(parts, keys, seed: int = 0, detector: ToyDetector = DEFAULT):
 
     ``parts``: awkward jagged records with ``pt, eta, phi, e, charge, pid`` (GeV) — the particles
     of each jet; ``keys``: one 64-bit key per jet (:func:`event_keys`). Returns jagged records
-    with the same fields, sorted by decreasing pT within each jet.
+    with the same fields, sorted by decreasing pT within each jet: the tracks (:func:`_tracks`) and the
+    calorimeter cells (:func:`_cells`) of the particles that :func:`_route` sends to each subdetector.
     """
     import awkward as ak
 
-    d = detector
     n_jets = len(parts)
     counts = ak.to_numpy(ak.num(parts.pt, axis=1))
     flat = {f: ak.to_numpy(ak.flatten(parts[f])) for f in ("pt", "eta", "phi", "e", "charge", "pid")}
-    pt, eta, phi, e = (flat[f].astype(np.float64) for f in ("pt", "eta", "phi", "e"))
-    charge, pid = flat["charge"].astype(np.int64), flat["pid"].astype(np.int64)
-    row = np.repeat(np.arange(n_jets), counts)
-    local = (np.arange(len(pt)) - np.repeat(np.cumsum(counts) - counts, counts)).astype(np.uint64)
-    key = np.asarray(keys, dtype=np.uint64)[row]
+    p = {f: flat[f].astype(np.float64) for f in ("pt", "eta", "phi", "e")}
+    p.update(charge=flat["charge"].astype(np.int64), pid=flat["pid"].astype(np.int64))
+    row = np.repeat(np.arange(n_jets), counts)                        # the jet of each particle
+    local = (np.arange(len(row)) - np.repeat(np.cumsum(counts) - counts, counts)).astype(np.uint64)
+    key = np.asarray(keys, dtype=np.uint64)[row]                       # (jet key, particle index): its random numbers
 
-    apid = np.abs(pid)
-    charged = charge != 0
-    trackable = charged & (pt > d.track_pt_min) & (np.abs(eta) < d.tracker_eta)
-    tracked = trackable & (uniform(seed, _EFF, key, local) < d.track_efficiency)
-    to_ecal = ~tracked & ((pid == 22) | (apid == 11))
-    to_hcal = ~tracked & ~to_ecal & (apid != 13) & (~charged | (pt > d.pt_reach_calorimeter))
-    inside = np.abs(eta) < d.calo_eta
-    to_ecal &= inside
-    to_hcal &= inside
+    tracked, to_ecal, to_hcal = _route(p, uniform(seed, _EFF, key, local), detector)
+    candidates = [(row[tracked], *_tracks(p, tracked, seed, key, local, detector))]
+    for calo, mask in ((0, to_ecal), (1, to_hcal)):
+        candidates.append(_cells(p, mask, row, calo, seed, key, local, detector))
+    return _jagged_candidates(candidates, n_jets)
 
-    # tracks: smear the curvature 1/pT (sagitta term) and add a multiple-scattering term
-    a = d.curvature_resolution
-    t_pt = pt[tracked]
+
+def _route(p: dict, u_eff: np.ndarray, d: ToyDetector) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each particle is seen: ``(tracked, to_ecal, to_hcal)`` boolean masks (see the module docstring);
+    ``u_eff`` are its uniform random numbers for the tracking efficiency."""
+    apid = np.abs(p["pid"])
+    charged = p["charge"] != 0
+    trackable = charged & (p["pt"] > d.track_pt_min) & (np.abs(p["eta"]) < d.tracker_eta)
+    tracked = trackable & (u_eff < d.track_efficiency)
+    to_ecal = ~tracked & ((p["pid"] == 22) | (apid == 11))
+    to_hcal = ~tracked & ~to_ecal & (apid != 13) & (~charged | (p["pt"] > d.pt_reach_calorimeter))
+    inside = np.abs(p["eta"]) < d.calo_eta
+    return tracked, to_ecal & inside, to_hcal & inside
+
+
+def _tracks(p: dict, tracked: np.ndarray, seed: int, key, local, d: ToyDetector) -> tuple:
+    """``(pt, eta, phi, e, charge, pid)`` of the tracks: the curvature 1/p_T smeared by the sagitta term and
+    a multiple-scattering term, the direction exact, the mass kept; leptons identified, hadrons called pions."""
+    eta = p["eta"][tracked]
+    t_pt = p["pt"][tracked]
     kappa = 1.0 / t_pt
     kappa = kappa * (1.0 + d.track_ms * normal(seed, _MS, key[tracked], local[tracked])) \
-        + a * normal(seed, _TRACK, key[tracked], local[tracked])
+        + d.curvature_resolution * normal(seed, _TRACK, key[tracked], local[tracked])
     t_pt_new = 1.0 / np.abs(kappa)
-    t_m2 = np.maximum(e[tracked] ** 2 - (t_pt * np.cosh(eta[tracked])) ** 2, 0.0)
-    t_e = np.sqrt((t_pt_new * np.cosh(eta[tracked])) ** 2 + t_m2)
-    t_charge = charge[tracked]
-    t_pid = np.where(np.abs(pid[tracked]) == 11, -11 * t_charge,
-                     np.where(np.abs(pid[tracked]) == 13, -13 * t_charge, 211 * t_charge))
+    t_m2 = np.maximum(p["e"][tracked] ** 2 - (t_pt * np.cosh(eta)) ** 2, 0.0)
+    t_e = np.sqrt((t_pt_new * np.cosh(eta)) ** 2 + t_m2)
+    t_charge = p["charge"][tracked]
+    apid = np.abs(p["pid"][tracked])
+    t_pid = np.where(apid == 11, -11 * t_charge, np.where(apid == 13, -13 * t_charge, 211 * t_charge))
+    return t_pt_new, eta, p["phi"][tracked], t_e, t_charge, t_pid
 
-    # calorimeter: smear each deposit, then sum in cells
-    cells = []
-    for calo, mask, stoch, const, deta, nphi, thr, cpid in (
-            (0, to_ecal, d.ecal_stochastic, d.ecal_constant, d.ecal_deta, d.ecal_nphi, d.ecal_threshold, 22),
-            (1, to_hcal, d.hcal_stochastic, d.hcal_constant, d.hcal_deta, d.hcal_nphi, d.hcal_threshold, 130)):
-        ee = e[mask]
-        sigma = np.hypot(stoch / np.sqrt(np.maximum(ee, 1e-9)), const)
-        ee = np.maximum(ee * (1.0 + sigma * normal(seed, _CALO + calo, key[mask], local[mask])), 0.0)
-        ieta = np.floor((eta[mask] + d.calo_eta) / deta).astype(np.int64)
-        dphi = 2 * np.pi / nphi
-        iphi = np.floor(np.mod(phi[mask] + np.pi, 2 * np.pi) / dphi).astype(np.int64) % nphi
-        cell_id = (row[mask].astype(np.int64) * 4096 + ieta) * 4096 + iphi
-        uniq, inverse = np.unique(cell_id, return_inverse=True)
-        energy = np.bincount(inverse, weights=ee, minlength=len(uniq))
-        keep = energy > thr
-        uniq, energy = uniq[keep], energy[keep]
-        c_row = uniq // (4096 * 4096)
-        c_eta = -d.calo_eta + ((uniq // 4096) % 4096 + 0.5) * deta
-        c_phi = ((uniq % 4096) + 0.5) * dphi - np.pi
-        cells.append((c_row, energy / np.cosh(c_eta), c_eta, c_phi, energy,
-                      np.zeros(len(uniq), np.int64), np.full(len(uniq), cpid, np.int64)))
 
-    rows = np.concatenate([row[tracked]] + [c[0] for c in cells])
-    cols = [np.concatenate([x] + [c[i + 1] for c in cells]) for i, x in
-            enumerate((t_pt_new, eta[tracked], phi[tracked], t_e, t_charge, t_pid))]
+def _cells(p: dict, mask: np.ndarray, row: np.ndarray, calo: int, seed: int, key, local, d: ToyDetector) -> tuple:
+    """``(jet, pt, eta, phi, e, charge, pid)`` of the cells of calorimeter ``calo`` (0 ECAL, 1 HCAL): each
+    deposit smeared, summed in η–φ cells, cells below threshold dropped, one massless candidate per cell."""
+    stoch, const, deta, nphi, thr, cpid = ((d.ecal_stochastic, d.ecal_constant, d.ecal_deta, d.ecal_nphi,
+                                            d.ecal_threshold, 22) if calo == 0 else
+                                           (d.hcal_stochastic, d.hcal_constant, d.hcal_deta, d.hcal_nphi,
+                                            d.hcal_threshold, 130))
+    ee = p["e"][mask]
+    sigma = np.hypot(stoch / np.sqrt(np.maximum(ee, 1e-9)), const)
+    ee = np.maximum(ee * (1.0 + sigma * normal(seed, _CALO + calo, key[mask], local[mask])), 0.0)
+    ieta = np.floor((p["eta"][mask] + d.calo_eta) / deta).astype(np.int64)
+    dphi = 2 * np.pi / nphi
+    iphi = np.floor(np.mod(p["phi"][mask] + np.pi, 2 * np.pi) / dphi).astype(np.int64) % nphi
+    cell_id = (row[mask].astype(np.int64) * 4096 + ieta) * 4096 + iphi
+    uniq, inverse = np.unique(cell_id, return_inverse=True)
+    energy = np.bincount(inverse, weights=ee, minlength=len(uniq))
+    keep = energy > thr
+    uniq, energy = uniq[keep], energy[keep]
+    c_eta = -d.calo_eta + ((uniq // 4096) % 4096 + 0.5) * deta
+    c_phi = ((uniq % 4096) + 0.5) * dphi - np.pi
+    return (uniq // (4096 * 4096), energy / np.cosh(c_eta), c_eta, c_phi, energy,
+            np.zeros(len(uniq), np.int64), np.full(len(uniq), cpid, np.int64))
+
+
+def _jagged_candidates(candidates: list[tuple], n_jets: int):
+    """Tracks and cells (each ``(jet, pt, eta, phi, e, charge, pid)``) as jagged records per jet, sorted by
+    decreasing p_T within each jet."""
+    import awkward as ak
+
+    rows = np.concatenate([c[0] for c in candidates])
+    cols = [np.concatenate([c[i] for c in candidates]) for i in range(1, 7)]
     order = np.lexsort((-cols[0], rows))
-    rows = rows[order]
-    new_counts = np.bincount(rows, minlength=n_jets)
+    new_counts = np.bincount(rows[order], minlength=n_jets)
     names = ("pt", "eta", "phi", "e", "charge", "pid")
     dtypes = (np.float32, np.float32, np.float32, np.float32, np.int8, np.int32)
-    return ak.zip({name: ak.unflatten(col[order].astype(dt), new_counts)
-                   for name, col, dt in zip(names, cols, dtypes)})
+    return ak.zip({name: ak.unflatten(col[order].astype(dt), new_counts) for name, col, dt in zip(names, cols, dtypes)})

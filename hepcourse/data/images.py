@@ -2,8 +2,8 @@
 
 A jet image replaces the list of a jet's constituents by a grid of pixels in the (η, φ) plane
 whose intensity is the transverse momentum that falls into each pixel, like the towers of a
-calorimeter (seed 003, Sec. 2.1.1; de Oliveira et al., arXiv:1511.05190). Before pixelizing we
-remove what the classification should not depend on (seed 003, Sec. 2.1.2, "preprocessing"; the
+calorimeter (Plehn et al. [plehn2022modern], Sec. 2.1.1; de Oliveira et al., arXiv:1511.05190). Before pixelizing we
+remove what the classification should not depend on (Plehn et al. [plehn2022modern], Sec. 2.1.2, "preprocessing"; the
 same steps as in Kasieczka et al., arXiv:1701.08784, with the pT-weighted centroid as the centre):
 
 1. **Centre.** Shift the jet so that its pT-weighted centroid sits at the origin,
@@ -22,13 +22,13 @@ same steps as in Kasieczka et al., arXiv:1701.08784, with the pT-weighted centro
 
    makes that axis vertical: afterwards C'_xy = 0 and C'_yy ≥ C'_xx. (A rotation in the η–φ plane
    is not a Lorentz transformation; for jets with R ≲ 1 the change of the jet mass is small,
-   seed 003, Sec. 5.2 on contrastive learning.)
+   Plehn et al. [plehn2022modern], Sec. 5.2 on contrastive learning.)
 3. **Flip.** Mirror y' → −y' if the lower half (y' < 0) carries more p_T than the upper half, and
    x' → −x' if the left half carries more than the right: the upper half and the right half each
-   carry at least half of the p_T. (The seed flips "the third maximum" to the right; the halves
+   carry at least half of the p_T. (Plehn et al. flip "the third maximum" to the right; the halves
    are defined for every jet, also one without a third maximum.)
 4. **Pixelize.** Sum p_T over the constituents in each pixel of an n × n grid over
-   [−h, h]² (default 40 × 40 over ±0.8, pixels of 0.04 × 0.04, close to the seed's
+   [−h, h]² (default 40 × 40 over ±0.8, pixels of 0.04 × 0.04, close to Plehn et al.'s
    "0.04 × 2.25°"); optionally divide by the sum of the pixels, so that each image sums to 1.
 
 Images have the shape (N, n, n) with rows along y (φ') and columns along x (η'): ``image[k, i, j]``
@@ -53,7 +53,7 @@ __all__ = ["centre", "principal_angle", "rotate", "flip", "preprocess", "pixeliz
            "constituent_vectors", "pixel_correlation", "image_mass", "N_PIXELS", "HALF_WIDTH"]
 
 N_PIXELS = 40
-"""Pixels per side of a jet image (seed 003, Sec. 2.1.1: 40 × 40)."""
+"""Pixels per side of a jet image (Plehn et al. [plehn2022modern], Sec. 2.1.1: 40 × 40)."""
 HALF_WIDTH = 0.8
 """Half-width of the image window in η' and φ' (the jet radius R = 0.8)."""
 
@@ -209,7 +209,7 @@ def constituent_vectors(jets, n_constituents: int = 30) -> np.ndarray:
 
 
 def pixel_correlation(images, scores) -> np.ndarray:
-    """Pearson correlation of each pixel with the network output over a set of images (seed 003,
+    """Pearson correlation of each pixel with the network output over a set of images (Plehn et al. [plehn2022modern],
     Eq. 2.26),
 
         r_ij = Σ (x_ij − x̄_ij)(y − ȳ) / sqrt( Σ (x_ij − x̄_ij)² · Σ (y − ȳ)² ),

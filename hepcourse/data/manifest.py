@@ -20,6 +20,7 @@ and the command that rebuilds it. Nothing is silently regenerated.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import yaml
@@ -62,7 +63,10 @@ def read_manifest(manifest: Path | None = None) -> dict:
 
 
 def write_section(section: str, key: str, value: dict, manifest: Path | None = None) -> None:
-    """Write (or replace) one entry of one section, keeping everything else."""
+    """Write (or replace) one entry of one section, keeping everything else.
+
+    Atomic, like the data files: the new MANIFEST is written to a temporary file beside it and renamed
+    over the old one, so an interrupted write never leaves a truncated MANIFEST."""
     if section not in SECTIONS:
         raise ValueError(f"unknown MANIFEST section {section!r}; one of {SECTIONS}")
     manifest = Path(manifest or manifest_path())
@@ -70,7 +74,12 @@ def write_section(section: str, key: str, value: dict, manifest: Path | None = N
     doc[section][key] = value
     doc[section] = dict(sorted(doc[section].items()))
     manifest.parent.mkdir(parents=True, exist_ok=True)
-    manifest.write_text(HEADER + yaml.safe_dump(doc, sort_keys=False, width=120))
+    tmp = manifest.with_name(f".{manifest.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(HEADER + yaml.safe_dump(doc, sort_keys=False, width=120))
+        os.replace(tmp, manifest)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _key(path: Path, manifest: Path) -> str:

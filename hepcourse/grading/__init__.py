@@ -7,7 +7,7 @@
 * :mod:`.classroom`   the learner: ``start``, ``check``, ``report``
 * :mod:`.instructor`  a class: ``collect``, ``grade_class``, ``feedback``, ``export``
 * :mod:`.doctor`      ``hepcourse grade doctor``: is this machine ready to grade?
-* :mod:`.release`, :mod:`.submissions`, :mod:`.bench`, :mod:`.errors`
+* :mod:`.release`, :mod:`.submissions`, :mod:`.errors` (the grading benchmark is :mod:`hepcourse.bench.grading`)
 
 ``autograde`` is the one function the test suite grades through (see ``grader.py``). It is
 imported lazily, so that a test cell importing :mod:`hepcourse.grading.checks` stays fast.

@@ -331,3 +331,23 @@ def _guard(namespace: dict) -> None:
     except NameError:
         return
     shell.custom_exceptions = ()
+    if hasattr(shell, "hepcourse_memory_reserve"):          # the runner's, see hold_memory_reserve
+        shell.set_custom_exc((MemoryError,), module._give_back_memory_reserve)
+
+
+def hold_memory_reserve(megabytes: int) -> None:
+    """Hold ``megabytes`` of memory in the kernel and give them back when a cell raises MemoryError.
+
+    A cell that allocates until the memory limit stops it leaves the kernel with no free memory:
+    formatting the error, or any later cell, then fails to allocate too (and a kernel that fails
+    while sending its reply sends half a message, which loses the rest of the notebook). The
+    grading runner calls this before the notebook runs; :func:`_guard` keeps the handler installed.
+    """
+    shell = get_ipython()  # noqa: F821  (defined inside IPython)
+    shell.hepcourse_memory_reserve = [bytearray(megabytes * 2**20)]
+    shell.set_custom_exc((MemoryError,), _give_back_memory_reserve)
+
+
+def _give_back_memory_reserve(shell, etype, value, tb, tb_offset=None):
+    shell.hepcourse_memory_reserve.clear()
+    return shell.showtraceback((etype, value, tb), tb_offset=tb_offset)

@@ -25,27 +25,13 @@ from nbclient.exceptions import DeadKernelError
 
 TRUNCATED = "\n[output truncated by the grader: more than {kb} kB]\n"
 
-# Run in the kernel before the notebook (and removed from the graded copy). A cell that allocates
-# until the memory limit stops it leaves the kernel with no free memory at all, and a kernel that
-# fails to allocate while it sends its reply sends half a message: the runner then sees an
-# "Invalid Signature" and the rest of the notebook is lost. The kernel therefore holds a reserve
-# that is given back the moment a cell raises MemoryError, so it can report that error and run
-# the cells after it.
-MEMORY_RESERVE_MB = 128
-KERNEL_SETUP = f"""
-def _hepcourse_setup():
-    from IPython import get_ipython
-    reserve = [bytearray({MEMORY_RESERVE_MB} * 2**20)]
-
-    def on_memory_error(shell, etype, value, tb, tb_offset=None):
-        reserve.clear()
-        return shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
-
-    get_ipython().set_custom_exc((MemoryError,), on_memory_error)
-
-_hepcourse_setup()
-del _hepcourse_setup
-"""
+# Run in the kernel before the notebook (and removed from the graded copy): memory the kernel
+# gives back when a cell raises MemoryError, so that it can report the error and run the cells
+# after it (see hepcourse.grading.checks.hold_memory_reserve).
+MEMORY_RESERVE_MB = 256
+KERNEL_SETUP = ("from hepcourse.grading.checks import hold_memory_reserve as _hold\n"
+                f"_hold({MEMORY_RESERVE_MB})\n"
+                "del _hold")
 
 
 class CappedClient(NotebookClient):

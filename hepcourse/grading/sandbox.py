@@ -75,9 +75,11 @@ def bwrap_path() -> str | None:
 
 def visible_paths() -> list[Path]:
     """The folders bound read-only into the sandbox: the operating system, Python, the ``hepcourse``
-    package and the course's data sets (``data/``, read by assignments through ``hepcourse.data.load``)."""
+    package and the course's data sets (``data/``, read by assignments through ``hepcourse.data.load``),
+    and the course's ``_config.yml``, which marks the course folder for :func:`hepcourse.config.course_root`
+    (``HEPCOURSE_ROOT`` in the sandbox's environment)."""
     paths = {"/usr", "/etc", sys.base_prefix, sys.prefix, str(Path(hepcourse.__file__).resolve().parent),
-             str(config.DATA_DIR.resolve())}
+             str(config.DATA_DIR.resolve()), str(config.ROOT.resolve() / "_config.yml")}
     return [Path(p) for p in sorted(paths) if os.path.exists(p)]
 
 
@@ -136,7 +138,8 @@ def sandbox_command(workdir: Path, argv: list[str]) -> list[str]:
            **grading_environment(),
            # import the hepcourse this grader runs (a git worktree, or PYTHONPATH), not the one an
            # editable install points to, which is not mounted; only the package folder is bound there
-           "PYTHONPATH": str(Path(hepcourse.__file__).resolve().parent.parent)}
+           "PYTHONPATH": str(Path(hepcourse.__file__).resolve().parent.parent),
+           "HEPCOURSE_ROOT": str(config.ROOT.resolve())}
     cmd = [bwrap, "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
            "--die-with-parent", "--new-session", "--clearenv"]
     for k, v in env.items():

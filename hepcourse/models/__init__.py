@@ -1,10 +1,15 @@
 """Network architectures of the course: one readable file per family.
 
+* :mod:`~hepcourse.models.layers` — the blocks the families share: :func:`layer_stack` (Linear → ReLU → …),
+  pooling over the real particles of a padded set (:func:`masked_sum`, :func:`masked_mean`), fixed
+  standardisation (:class:`Standardise`) and the momentum-conserving projection layer (:func:`momentum_projection`);
 * :mod:`~hepcourse.models.mlp` — the fully connected network (:class:`MLP`, :class:`MLPConfig`) and
   the weight initialisations;
 * :mod:`~hepcourse.models.bayesian` — Bayesian layers and networks by variational inference
-  (:class:`BayesLinear`, :class:`BayesianMLP`), the ELBO and the split of the predictive variance;
-* :mod:`~hepcourse.models.ensemble` — deep and repulsive ensembles (:class:`Ensemble`, :func:`repulsion`);
+  (:class:`BayesLinear`, :class:`BayesianMLP`, :class:`BayesianConfig`), the ELBO and the split of the
+  predictive variance;
+* :mod:`~hepcourse.models.ensemble` — deep and repulsive ensembles (:class:`Ensemble`, :class:`EnsembleConfig`,
+  :func:`repulsion`);
 * :mod:`~hepcourse.models.cnn` — the jet-image CNN (:class:`CNN`, :class:`CNNConfig`), convolutions with
   circular padding in φ (:class:`PhiConv2d`) and saliency maps.
 * :mod:`~hepcourse.models.deepsets`, :mod:`~hepcourse.models.gnn`, :mod:`~hepcourse.models.transformer`,
@@ -14,12 +19,15 @@
   standardisation (:class:`FeatureMLP`).
 
 Every model is a plain ``torch.nn.Module`` that runs on ``hepcourse.config.device()`` (CPU, CUDA
-or MPS); none of them moves itself to a device.
+or MPS); none of them moves itself to a device. Every hyperparameter sits in the model's config
+dataclass (``model.cfg``, named by the class attribute ``config_class``), so that :func:`build` rebuilds
+any model from ``{"class": ..., "config": model.cfg.to_dict()}``.
 """
 
-from .bayesian import BayesianMLP, BayesLinear, elbo, predictive_moments
-from .ensemble import BatchedLinear, Ensemble, median_bandwidth, repulsion
+from .bayesian import BayesianConfig, BayesianMLP, BayesLinear, elbo, predictive_moments
+from .ensemble import BatchedLinear, Ensemble, EnsembleConfig, median_bandwidth, repulsion
 from .cnn import CNN, CNNConfig, PhiConv2d, saliency
+from .layers import Standardise, layer_stack, masked_mean, masked_sum, momentum_projection
 from .mlp import MLP, MLPConfig, init_weight_
 # chapter 04: sets, graphs and transformers
 from .deepsets import DeepSetsConfig, EnergyFlowNetwork, ParticleFlowNetwork
@@ -29,11 +37,12 @@ from .transformer import ParticleTransformer, TransformerConfig
 # chapter 05: a tagger on high-level jet features
 from .features import FeatureMLP, FeatureMLPConfig
 
-__all__ = ["MLP", "MLPConfig", "init_weight_", "BayesLinear", "BayesianMLP", "elbo", "predictive_moments",
-           "BatchedLinear", "Ensemble", "repulsion", "median_bandwidth", "CNN", "CNNConfig", "PhiConv2d", "saliency",
-           "build", "DeepSetsConfig", "ParticleFlowNetwork", "EnergyFlowNetwork", "EdgeConvConfig", "EdgeConvNet",
-           "TransformerConfig", "ParticleTransformer", "LorentzConfig", "LorentzInvariantNet",
-           "FeatureMLP", "FeatureMLPConfig"]
+__all__ = ["MLP", "MLPConfig", "init_weight_", "BayesLinear", "BayesianMLP", "BayesianConfig", "elbo",
+           "predictive_moments", "BatchedLinear", "Ensemble", "EnsembleConfig", "repulsion", "median_bandwidth",
+           "CNN", "CNNConfig", "PhiConv2d", "saliency", "layer_stack", "masked_sum", "masked_mean", "Standardise",
+           "momentum_projection", "build", "DeepSetsConfig", "ParticleFlowNetwork", "EnergyFlowNetwork",
+           "EdgeConvConfig", "EdgeConvNet", "TransformerConfig", "ParticleTransformer", "LorentzConfig",
+           "LorentzInvariantNet", "FeatureMLP", "FeatureMLPConfig"]
 
 _CLASSES = {c.__name__: c for c in (MLP, BayesianMLP, Ensemble, CNN,                            # chapters 02, 03
                                     ParticleFlowNetwork, EnergyFlowNetwork, EdgeConvNet,         # chapter 04
@@ -42,14 +51,14 @@ _CLASSES = {c.__name__: c for c in (MLP, BayesianMLP, Ensemble, CNN,            
 
 
 def build(spec: dict):
-    """A model from a spec ``{"class": "MLP" | "BayesianMLP" | "Ensemble" | "CNN", "config": {...}, **kwargs}``
-    (the config of an ``MLPConfig``, or of a ``CNNConfig`` for a CNN).
-
-    Each class names its config dataclass in ``config_class`` (:class:`MLPConfig` if it does not).
+    """A model from a spec ``{"class": "MLP" | "Ensemble" | "CNN" | ..., "config": {...}}``: the class's
+    ``config_class`` (e.g. :class:`EnsembleConfig` for an ``Ensemble``) built from ``config``.
 
     Used to rebuild the lecture models listed in ``data/MANIFEST`` before loading their weights.
     """
-    spec = dict(spec)
-    cls = _CLASSES[spec.pop("class")]
-    cfg = getattr(cls, "config_class", MLPConfig)(**spec.pop("config"))
-    return cls(cfg, **spec)
+    extra = set(spec) - {"class", "config"}
+    if extra:
+        raise ValueError(f"a model spec holds only 'class' and 'config' (hyperparameters go into the config); "
+                         f"got also {sorted(extra)}")
+    cls = _CLASSES[spec["class"]]
+    return cls(cls.config_class(**spec["config"]))

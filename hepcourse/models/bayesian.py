@@ -1,4 +1,4 @@
-"""Bayesian neural networks by variational inference (seed 003, Secs. 1.2.6 and 1.3.1).
+"""Bayesian neural networks by variational inference (Plehn et al. [plehn2022modern], Secs. 1.2.6 and 1.3.1).
 
 Each weight θ has a Gaussian distribution q(θ) = N(μ_q, σ_q²) instead of one value; training
 minimises the negative evidence lower bound (ELBO), Eq. (1.75),
@@ -20,6 +20,7 @@ the epistemic part, Eq. 1.88) and σ_syst² (the mean learned variance, the alea
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +28,22 @@ from torch import nn
 
 from ..losses import gaussian_kl
 from .mlp import ACTIVATIONS, MLPConfig
+
+
+@dataclass
+class BayesianConfig(MLPConfig):
+    """A :class:`BayesianMLP`: the architecture (the fields of :class:`MLPConfig`; ``dropout`` and ``init`` are
+    not used), the width σ_p of the Gaussian prior N(0, σ_p²) of every weight, and the width σ_q at which the
+    variational posteriors start."""
+
+    prior_sigma: float = 1.0
+    init_sigma: float = 1e-3
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.prior_sigma, self.init_sigma = float(self.prior_sigma), float(self.init_sigma)
+        if self.prior_sigma <= 0 or self.init_sigma <= 0:
+            raise ValueError(f"prior_sigma and init_sigma must be positive, got {self.prior_sigma}, {self.init_sigma}")
 
 
 def _softplus_inverse(y: float) -> float:
@@ -75,18 +92,29 @@ class BayesLinear(nn.Module):
 class BayesianMLP(nn.Module):
     """An :class:`~hepcourse.models.mlp.MLP` whose layers are :class:`BayesLinear`: x (B, n_in) → (B, n_out).
 
+    ``BayesianMLP(BayesianConfig(n_in=1, n_out=2, prior_sigma=1.0))``, or ``BayesianMLP(mlp_cfg, prior_sigma=...)``.
     Each call of ``forward`` (with ``sample=True``) uses one draw of all weights; ``sample_predictions``
     stacks ``n`` draws: (n, B, n_out). ``cfg.dropout`` and ``cfg.init`` are ignored (the weight
     means start with He initialisation, the widths at ``init_sigma``).
     """
 
-    def __init__(self, cfg: MLPConfig | None = None, prior_sigma: float = 1.0, init_sigma: float = 1e-3, **kwargs):
+    config_class = BayesianConfig
+
+    def __init__(self, cfg: MLPConfig | None = None, **kwargs):
         super().__init__()
-        self.cfg = cfg or MLPConfig(**kwargs)
-        self.prior_sigma, self.init_sigma = float(prior_sigma), float(init_sigma)
+        self.cfg = BayesianConfig(**{**(cfg.to_dict() if cfg is not None else {}), **kwargs})
         widths = self.cfg.widths
-        self.layers = nn.ModuleList(BayesLinear(a, b, prior_sigma, init_sigma) for a, b in zip(widths[:-1], widths[1:]))
+        self.layers = nn.ModuleList(BayesLinear(a, b, self.cfg.prior_sigma, self.cfg.init_sigma)
+                                    for a, b in zip(widths[:-1], widths[1:]))
         self.activation = ACTIVATIONS[self.cfg.activation]()
+
+    @property
+    def prior_sigma(self) -> float:
+        return self.cfg.prior_sigma
+
+    @property
+    def init_sigma(self) -> float:
+        return self.cfg.init_sigma
 
     def forward(self, x: torch.Tensor, sample: bool = True) -> torch.Tensor:
         for layer in self.layers[:-1]:
@@ -113,7 +141,7 @@ def predictive_moments(mu: torch.Tensor, sigma: torch.Tensor | None = None):
 
     ``mu`` (K, N): the K predicted means at N points; ``sigma`` (K, N): the predicted standard
     deviations (heteroscedastic outputs), or None. Returns ``(mean, sigma_stat, sigma_syst,
-    sigma_tot)``, each (N,), with (seed 003, Eqs. 1.84–1.89)
+    sigma_tot)``, each (N,), with (Plehn et al. [plehn2022modern], Eqs. 1.84–1.89)
 
         mean = ⟨μ_k⟩,  σ_stat² = ⟨(μ_k − mean)²⟩,  σ_syst² = ⟨σ_k²⟩,  σ_tot² = σ_stat² + σ_syst²,
 

@@ -1,6 +1,6 @@
 """A convolutional network (CNN) for jet images, with optional circular padding in φ.
 
-A convolutional layer maps feature maps x^(l) (l = 0 … C_in − 1) to feature maps (seed 003,
+A convolutional layer maps feature maps x^(l) (l = 0 … C_in − 1) to feature maps (Plehn et al. [plehn2022modern],
 Sec. 2.1.2, Eqs. 2.21–2.22)
 
     x'^(k)_ij = ReLU( Σ_l Σ_{r,s} W^(kl)_rs x^(l)_{i+r, j+s} + b^(k) ),   k = 0 … C_out − 1,
@@ -14,7 +14,7 @@ whole pixels in φ,
 
     f(T_k x) = T_k f(x),   (T_k x)_{·, i, ·} = x_{·, (i − k) mod N_φ, ·}
 
-(seed 000, Sec. on symmetric architectures, item A1). Preprocessed jet images (:mod:`hepcourse.data.images`)
+(the applications text on symmetric architectures [seed000applications], item A1). Preprocessed jet images (:mod:`hepcourse.data.images`)
 cover only ±0.8 around the jet axis, where φ' is not periodic: they use zero padding, and the
 circular version is for images that cover the whole azimuth.
 
@@ -23,11 +23,11 @@ Layout: images are (B, C, H, W) with H along φ (rows) and W along η (columns),
 
 :class:`CNN` stacks convolutional layers (ReLU after each, 2 × 2 max-pooling after the layers in
 ``pool_after``), flattens (Eq. 2.23) and ends in fully connected layers (Eq. 2.24) with one logit.
-:meth:`CNNConfig.paper` is the competitive CNN of the top-tagging comparison as the seed describes
+:meth:`CNNConfig.paper` is the competitive CNN of the top-tagging comparison as Plehn et al. describe
 it (Sec. 2.1.3: "four convolutions layers and 64 feature maps", about 610k parameters): with
 4 × 4 kernels, pooling after layers 2 and 4 and dense layers of 64, 256 and 256 nodes on 37 × 37
-images it has 612k parameters. (Our reading of Refs. [17, 18] of the seed, Macaluso and Shih,
-arXiv:1803.00107, and Butter et al., arXiv:1902.09914; the seed gives only the numbers quoted.)
+images it has 612k parameters. (Our reading of their Refs. [17, 18], Macaluso and Shih,
+arXiv:1803.00107, and Butter et al., arXiv:1902.09914; the text gives only the numbers quoted.)
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ class CNNConfig:
 
     @classmethod
     def paper(cls, image_size: int = 37, **kwargs) -> "CNNConfig":
-        """The competitive CNN of seed 003, Sec. 2.1.3 (612k parameters on 37 × 37 images)."""
+        """The competitive CNN of Plehn et al. [plehn2022modern], Sec. 2.1.3 (612k parameters on 37 × 37 images)."""
         return cls(image_size=image_size, channels=(64, 64, 64, 64), kernel_size=4, pool_after=(1, 3),
                    dense=(64, 256, 256), **kwargs)
 
@@ -109,7 +109,7 @@ class CNN(nn.Module):
     """Jet-image classifier: image (B, H, W) or (B, C, H, W) → logit (B, 1).
 
     ``forward(x, return_features=True)`` also returns the feature maps after each convolutional
-    layer (after its ReLU and pooling), to look at what the layers respond to (seed 003, Fig. 14).
+    layer (after its ReLU and pooling), to look at what the layers respond to (Plehn et al. [plehn2022modern], Fig. 14).
     """
 
     config_class = CNNConfig
@@ -149,7 +149,7 @@ def saliency(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
 
     The simplest "what does the network look at" map (Simonyan et al., arXiv:1312.6034): where it is
     large, a small change of the pixel changes the output most. Averaged over many images it
-    complements the pixel–output correlation of seed 003, Eq. (2.26).
+    complements the pixel–output correlation of Plehn et al. [plehn2022modern], Eq. (2.26).
     """
     x = images.detach().clone().requires_grad_(True)
     grad, = torch.autograd.grad(model(x).sum(), x)            # each logit depends on its own image only

@@ -1,6 +1,6 @@
 """Deep sets: the particle flow network (PFN) and the energy flow network (EFN).
 
-Any permutation-invariant function of a set of particles can be approximated by (seed 003,
+Any permutation-invariant function of a set of particles can be approximated by (Plehn et al. [plehn2022modern],
 Sec. 2.2.4, Eq. 2.70; Zaheer et al. 2017; Komiske, Metodiev and Thaler 2019)
 
     PFN:  f({x_i}) = F( Σ_i Φ(x_i) ),
@@ -10,7 +10,7 @@ sum. The sum makes f invariant under any permutation of the particles and lets i
 of them; padded particles are left out of the sum by the mask.
 
 The EFN restricts Φ so that the output is infrared and collinear (IRC) safe (Komiske et al. 2019,
-Eq. 2.5; seed 003, below Table 2): the energy enters only linearly, as the momentum fraction
+Eq. 2.5; Plehn et al. [plehn2022modern], below Table 2): the energy enters only linearly, as the momentum fraction
 z_i = p_T,i / Σ_j p_T,j, and Φ sees only the angles,
 
     EFN:  f({p_i}) = F( Σ_i z_i Φ(Δη_i, Δφ_i) ).
@@ -29,32 +29,10 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from ..data.constituents import PARTICLE_INPUTS, PARTICLE_SHIFT_SCALE, standardise
+from ..data.constituents import ANGLES, PARTICLE_INPUTS, PARTICLE_SHIFT_SCALE
+from .layers import Standardise, layer_stack, masked_mean, masked_sum
 
-__all__ = ["DeepSetsConfig", "ParticleFlowNetwork", "EnergyFlowNetwork", "mlp", "masked_sum", "masked_mean"]
-
-
-def mlp(widths: list[int], final_activation: bool = True) -> nn.Sequential:
-    """Linear layers of ``widths`` (input first) with ReLU between them (and after the last one
-    if ``final_activation``); applied to the last axis, so it maps (..., w_0) → (..., w_L)."""
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
-        layers.append(nn.Linear(a, b))
-        if final_activation or i < len(widths) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
-
-
-def masked_sum(h: torch.Tensor, mask: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-    """Σ_i w_i h_i over the real particles: h (B, N, D), mask (B, N) → (B, D)."""
-    w = mask.to(h.dtype) if weight is None else torch.where(mask, weight, torch.zeros_like(weight))
-    h = torch.where(mask[..., None], h, torch.zeros((), dtype=h.dtype, device=h.device))
-    return torch.einsum("bn,bnd->bd", w, h)
-
-
-def masked_mean(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """(1/n) Σ_i h_i over the n real particles of each jet: (B, N, D) → (B, D)."""
-    return masked_sum(h, mask) / mask.sum(1, keepdim=True).clamp_min(1).to(h.dtype)
+__all__ = ["DeepSetsConfig", "ParticleFlowNetwork", "EnergyFlowNetwork"]
 
 
 @dataclass
@@ -94,11 +72,12 @@ class ParticleFlowNetwork(nn.Module):
         super().__init__()
         self.cfg = cfg or DeepSetsConfig(**kwargs)
         c = self.cfg
-        self.phi = mlp([c.n_in, *c.phi_hidden, c.latent])
-        self.F = mlp([c.latent, *c.f_hidden, 1], final_activation=False)
+        self.standardise = Standardise(PARTICLE_SHIFT_SCALE[:c.n_in])
+        self.phi = layer_stack([c.n_in, *c.phi_hidden, c.latent])
+        self.F = layer_stack([c.latent, *c.f_hidden, 1], final_activation=False)
 
     def latent(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        h = self.phi(standardise(x, PARTICLE_SHIFT_SCALE[:x.shape[-1]]))    # (B, N, ℓ)
+        h = self.phi(self.standardise(x))                                   # (B, N, ℓ)
         return masked_sum(h, mask) if self.cfg.pooling == "sum" else masked_mean(h, mask)   # (B, ℓ)
 
     def forward(self, x: torch.Tensor, p4: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -119,15 +98,16 @@ class EnergyFlowNetwork(nn.Module):
         super().__init__()
         self.cfg = cfg or DeepSetsConfig(**kwargs)
         c = self.cfg
-        self.angles = [PARTICLE_INPUTS.index("deta"), PARTICLE_INPUTS.index("dphi")]
-        self.phi = mlp([2, *c.phi_hidden, c.latent])
-        self.F = mlp([c.latent, *c.f_hidden, 1], final_activation=False)
+        self.angles = list(ANGLES)
+        self.standardise = Standardise([PARTICLE_SHIFT_SCALE[i] for i in ANGLES])
+        self.phi = layer_stack([2, *c.phi_hidden, c.latent])
+        self.F = layer_stack([c.latent, *c.f_hidden, 1], final_activation=False)
 
     def latent(self, x: torch.Tensor, p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         pt = torch.hypot(p4[..., 1], p4[..., 2])
         pt = torch.where(mask, pt, torch.zeros_like(pt))                  # (B, N)
         z = pt / pt.sum(1, keepdim=True).clamp_min(1e-12)
-        angles = standardise(x[..., self.angles], PARTICLE_SHIFT_SCALE, self.angles)   # Δη/0.2, Δφ/0.2
+        angles = self.standardise(x[..., self.angles])                    # Δη/0.2, Δφ/0.2
         return masked_sum(self.phi(angles), mask, weight=z)   # (B, ℓ)
 
     def forward(self, x: torch.Tensor, p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Ensembles of networks: deep ensembles and repulsive ensembles (seed 003, Sec. 1.2.5).
+"""Ensembles of networks: deep ensembles and repulsive ensembles (Plehn et al. [plehn2022modern], Sec. 1.2.5).
 
 A *deep ensemble* (Lakshminarayanan et al. 2017) trains K copies of a network from independent
 random initialisations; the spread of their predictions estimates the uncertainty of the network
@@ -24,6 +24,7 @@ gradient of member i) and N is the size of the training set. The gradient of the
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -31,7 +32,20 @@ from torch import nn
 from .bayesian import predictive_moments
 from .mlp import ACTIVATIONS, MLPConfig, init_weight_
 
-__all__ = ["BatchedLinear", "Ensemble", "repulsion", "median_bandwidth", "predictive_moments"]
+__all__ = ["BatchedLinear", "EnsembleConfig", "Ensemble", "repulsion", "median_bandwidth", "predictive_moments"]
+
+
+@dataclass
+class EnsembleConfig(MLPConfig):
+    """An :class:`Ensemble`: the architecture of each member (the fields of :class:`MLPConfig`) and their number."""
+
+    k: int = 5                           # members
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.k = int(self.k)
+        if self.k < 1:
+            raise ValueError(f"an ensemble needs at least one member, got k = {self.k}")
 
 
 class BatchedLinear(nn.Module):
@@ -54,17 +68,25 @@ class BatchedLinear(nn.Module):
 class Ensemble(nn.Module):
     """K MLPs of architecture ``cfg`` with independent initialisations, evaluated together.
 
-    ``forward(x)``: x (B, n_in), the same events for every member, or (K, B, n_in) → (K, B, n_out).
-    ``member(k)`` returns member k as a plain :class:`~hepcourse.models.mlp.MLP` (a copy).
+    ``Ensemble(EnsembleConfig(n_in=1, n_out=2, k=5))``, or ``Ensemble(member_cfg, k=5)`` with the
+    :class:`MLPConfig` of one member. ``forward(x)``: x (B, n_in), the same events for every member, or
+    (K, B, n_in) → (K, B, n_out). ``member(k)`` returns member k as a plain :class:`~hepcourse.models.mlp.MLP`
+    (a copy).
     """
 
-    def __init__(self, cfg: MLPConfig | None = None, k: int = 5, **kwargs):
+    config_class = EnsembleConfig
+    batch_axis = 1                                      # outputs are (K, B, n_out): see hepcourse.train.predict
+
+    def __init__(self, cfg: MLPConfig | None = None, **kwargs):
         super().__init__()
-        self.cfg = cfg or MLPConfig(**kwargs)
-        self.k = int(k)
+        self.cfg = EnsembleConfig(**{**(cfg.to_dict() if cfg is not None else {}), **kwargs})
         widths = self.cfg.widths
         self.layers = nn.ModuleList(BatchedLinear(self.k, a, b, self.cfg.init) for a, b in zip(widths[:-1], widths[1:]))
         self.activation = ACTIVATIONS[self.cfg.activation]()
+
+    @property
+    def k(self) -> int:
+        return self.cfg.k
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 2:
@@ -80,7 +102,7 @@ class Ensemble(nn.Module):
     def member(self, k: int):
         from .mlp import MLP
 
-        net = MLP(self.cfg)
+        net = MLP(MLPConfig(**{f: v for f, v in self.cfg.to_dict().items() if f != "k"}))
         with torch.no_grad():
             for single, batched in zip(net.layers, self.layers):
                 single.weight.copy_(batched.weight[k].T)

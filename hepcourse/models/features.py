@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .layers import Standardise
 from .mlp import MLP, MLPConfig
 
 __all__ = ["FeatureMLPConfig", "FeatureMLP"]
@@ -56,9 +57,8 @@ class FeatureMLP(nn.Module):
         super().__init__()
         self.cfg = cfg or FeatureMLPConfig(**kwargs)
         c = self.cfg
-        self.register_buffer("shift", torch.tensor(c.shift, dtype=torch.float32), persistent=False)
-        self.register_buffer("scale", torch.tensor(c.scale, dtype=torch.float32), persistent=False)
+        self.standardise = Standardise(tuple(zip(c.shift, c.scale)))      # fixed constants, not in the state_dict
         self.net = MLP(MLPConfig(n_in=len(c.features), n_out=1, hidden=c.hidden, activation=c.activation))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net((x - self.shift) / self.scale)     # (B, 1)
+        return self.net(self.standardise(x))     # (B, K) -> (B, 1)

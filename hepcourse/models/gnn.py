@@ -3,7 +3,7 @@
 Each particle is a node with features x_i. Its neighbours N_k(i) are the k nearest other real
 particles, in the (η, φ) plane for the first block (distance Δη² + Δφ², φ wrapped) and in the
 feature space of the previous block afterwards ("dynamic graph", Wang et al. 2019). An edge
-convolution updates every node from its edges (seed 003, Eqs. 2.53–2.55; Qu and Gouskos 2020),
+convolution updates every node from its edges (Plehn et al. [plehn2022modern], Eqs. 2.53–2.55; Qu and Gouskos 2020),
 
     x_i' = mean_{j ∈ N_k(i)} h_θ(x_i, x_j − x_i)  +  W x_i,
 
@@ -12,7 +12,7 @@ Eq. 2.54) and W x_i a linear shortcut. Eq. (2.55) is the special case of a linea
 and the neighbour search treat every node alike, so permuting the particles permutes the node
 outputs (equivariance), and the final mean over the real particles is invariant.
 
-The node features enter standardised (:func:`hepcourse.data.constituents.standardise`); the first
+The node features enter standardised (:class:`hepcourse.models.layers.Standardise`); the first
 graph uses the physical Δη, Δφ. Padded particles are never neighbours: their distance is +∞. A jet with n < k + 1 real particles
 averages over its n − 1 neighbours (none at all for n = 1, then the message is zero).
 
@@ -29,8 +29,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from ..data.constituents import PARTICLE_INPUTS, PARTICLE_SHIFT_SCALE, standardise, wrap_phi
-from .deepsets import masked_mean, mlp
+from ..data.constituents import ANGLES, PARTICLE_INPUTS, PARTICLE_SHIFT_SCALE, wrap_phi
+from .layers import Standardise, layer_stack, masked_mean
 
 __all__ = ["EdgeConvConfig", "EdgeConv", "EdgeConvNet", "knn", "pairwise_distance2", "eta_phi_distance2"]
 
@@ -79,7 +79,7 @@ class EdgeConv(nn.Module):
 
     def __init__(self, d_in: int, channels: tuple[int, ...]):
         super().__init__()
-        self.h = mlp([2 * d_in, *channels])
+        self.h = layer_stack([2 * d_in, *channels])
         self.shortcut = nn.Linear(d_in, channels[-1], bias=False)
 
     def forward(self, x: torch.Tensor, idx: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -129,16 +129,17 @@ class EdgeConvNet(nn.Module):
         super().__init__()
         self.cfg = cfg or EdgeConvConfig(**kwargs)
         c = self.cfg
-        self.angles = [PARTICLE_INPUTS.index("deta"), PARTICLE_INPUTS.index("dphi")]
+        self.angles = list(ANGLES)                                 # Δη, Δφ: the first graph
         widths = [c.n_in] + [b[-1] for b in c.blocks]
+        self.standardise = Standardise(PARTICLE_SHIFT_SCALE[:c.n_in])
         self.convs = nn.ModuleList(EdgeConv(d, b) for d, b in zip(widths[:-1], c.blocks))
-        self.head = mlp([widths[-1], *c.head, 1], final_activation=False)
+        self.head = layer_stack([widths[-1], *c.head, 1], final_activation=False)
 
     def forward(self, x: torch.Tensor, p4: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
         mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device) if mask is None else mask
         keep = mask[..., None]
         dist2 = eta_phi_distance2(torch.where(keep, x, 0.0)[..., self.angles])      # (B, N, N), physical ΔR²
-        h = torch.where(keep, standardise(x, PARTICLE_SHIFT_SCALE[:x.shape[-1]]), 0.0)   # (B, N, F)
+        h = torch.where(keep, self.standardise(x), 0.0)                                # (B, N, F)
         for i, conv in enumerate(self.convs):
             if i > 0 and self.cfg.dynamic:
                 dist2 = pairwise_distance2(h)

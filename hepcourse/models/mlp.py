@@ -1,4 +1,4 @@
-"""The multilayer perceptron (MLP): the fully connected network of seed 003, Sec. 1.2.3.
+"""The multilayer perceptron (MLP): the fully connected network of Plehn et al. [plehn2022modern], Sec. 1.2.3.
 
 Each layer is an affine map followed by a non-linearity (Eqs. 1.30–1.33),
 
@@ -89,6 +89,8 @@ class MLP(nn.Module):
     ``forward(x, return_hidden=True)`` also returns the post-activation outputs of every hidden
     layer, for looking at activation statistics.
     """
+
+    config_class = MLPConfig
 
     def __init__(self, cfg: MLPConfig | None = None, **kwargs):
         super().__init__()

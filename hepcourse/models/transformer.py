@@ -1,7 +1,7 @@
 """A particle transformer: self-attention with pairwise interaction features as a bias (ParT-like).
 
-Self-attention updates each particle from all others (seed 003, Sec. 2.2.3, Eq. 2.68, with the
-usual 1/√d_k that the seed leaves out), here with a bias U_ij that depends on the pair (Qu,
+Self-attention updates each particle from all others (Plehn et al. [plehn2022modern], Sec. 2.2.3, Eq. 2.68, with the
+usual 1/√d_k that the text leaves out), here with a bias U_ij that depends on the pair (Qu,
 Li and Qian 2022, Eq. 2):
 
     z_i = Σ_j a_ij W^V x_j,    a_ij = Softmax_j[ (W^Q x_i) · (W^K x_j) / √d_k + U_ij ],
@@ -9,7 +9,7 @@ Li and Qian 2022, Eq. 2):
 one such map per head h. U^h_ij is a small MLP of the pairwise features of
 :func:`hepcourse.data.constituents.pairwise_features` (ln Δ, ln k_T, ln z, ln m²), so the network
 is told how far apart, how hard and how massive each pair is before it learns anything. Particle
-and pair features enter standardised (:func:`hepcourse.data.constituents.standardise`). A padded
+and pair features enter standardised (:class:`hepcourse.models.layers.Standardise`). A padded
 key j gets a_ij = 0 exactly (its score is −∞: the key-padding mask). Without positional
 encodings the particle blocks are permutation equivariant.
 
@@ -29,21 +29,24 @@ import math
 from dataclasses import asdict, dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from ..data.constituents import (PAIR_INPUTS, PAIR_SHIFT_SCALE, PARTICLE_INPUTS, PARTICLE_SHIFT_SCALE, pairwise_features,
-                                 standardise)
-from .deepsets import mlp
+from ..data.constituents import PAIR_INPUTS, PAIR_SHIFT_SCALE, PARTICLE_INPUTS, PARTICLE_SHIFT_SCALE, pairwise_features
+from .layers import Standardise, layer_stack
 
-__all__ = ["TransformerConfig", "ParticleTransformer", "attention"]
+__all__ = ["TransformerConfig", "ParticleTransformer", "attention", "fused_attention"]
 
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None = None,
               key_mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Scaled dot-product attention with an additive bias and a key-padding mask.
+    """Scaled dot-product attention with an additive bias and a key-padding mask, written out.
 
     q (B, H, Nq, d), k and v (B, H, Nk, d), bias (B, H, Nq, Nk) or None, key_mask (B, Nk) bool
     (True = a real key) → (B, H, Nq, d). Every query needs at least one real key.
+
+    The reference for :func:`fused_attention`, which the network uses (``tests/test_models_ch04.py``
+    checks that the two agree).
     """
     scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])          # (B, H, Nq, Nk)
     if bias is not None:
@@ -51,6 +54,20 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Ten
     if key_mask is not None:
         scores = scores.masked_fill(~key_mask[:, None, None, :], float("-inf"))
     return torch.softmax(scores, dim=-1) @ v                             # (B, H, Nq, d)
+
+
+def fused_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None = None,
+                    key_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """:func:`attention` through PyTorch's ``F.scaled_dot_product_attention``: the same result, with the
+    fused kernels of the GPU (memory-efficient attention) where they apply. The bias and the key mask
+    enter as one additive float mask, −∞ at padded keys."""
+    mask = None
+    if key_mask is not None:
+        mask = torch.zeros(key_mask.shape, dtype=q.dtype, device=q.device).masked_fill(~key_mask, float("-inf"))
+        mask = mask[:, None, None, :]                                      # (B, 1, 1, Nk)
+    if bias is not None:
+        mask = bias.to(q.dtype) if mask is None else bias.to(q.dtype) + mask   # (B, H, Nq, Nk)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)         # (B, H, Nq, d)
 
 
 class MultiHeadAttention(nn.Module):
@@ -66,7 +83,7 @@ class MultiHeadAttention(nn.Module):
         return t.reshape(b, n, self.heads, d // self.heads).transpose(1, 2)    # (B, H, N, d/H)
 
     def forward(self, x_q, x_kv, bias=None, key_mask=None):
-        z = attention(self.split(self.q(x_q)), self.split(self.k(x_kv)), self.split(self.v(x_kv)), bias, key_mask)
+        z = fused_attention(self.split(self.q(x_q)), self.split(self.k(x_kv)), self.split(self.v(x_kv)), bias, key_mask)
         b, h, n, dh = z.shape
         return self.out(z.transpose(1, 2).reshape(b, n, h * dh))                 # (B, Nq, d)
 
@@ -123,8 +140,10 @@ class ParticleTransformer(nn.Module):
     def __init__(self, cfg: TransformerConfig | None = None, **kwargs):
         super().__init__()
         self.cfg = cfg = cfg or TransformerConfig(**kwargs)
-        self.embed = mlp([cfg.n_in, cfg.d, cfg.d], final_activation=False)
-        self.pair_embed = (mlp([cfg.n_pair, *cfg.pair_hidden, cfg.heads * cfg.layers], final_activation=False)
+        self.standardise = Standardise(PARTICLE_SHIFT_SCALE[:cfg.n_in])
+        self.standardise_pairs = Standardise(PAIR_SHIFT_SCALE[:cfg.n_pair])
+        self.embed = layer_stack([cfg.n_in, cfg.d, cfg.d], final_activation=False)
+        self.pair_embed = (layer_stack([cfg.n_pair, *cfg.pair_hidden, cfg.heads * cfg.layers], final_activation=False)
                            if cfg.pair_bias else None)
         self.blocks = nn.ModuleList(Block(cfg.d, cfg.heads, cfg.ffn) for _ in range(cfg.layers))
         self.class_blocks = nn.ModuleList(Block(cfg.d, cfg.heads, cfg.ffn) for _ in range(cfg.class_layers))
@@ -139,7 +158,7 @@ class ParticleTransformer(nn.Module):
         u = pairwise_features(p4, mask)                                   # (B, N, N, 4), zero for padded pairs
         n = mask.shape[1]
         pair = mask[:, :, None] & mask[:, None, :] & ~torch.eye(n, dtype=torch.bool, device=mask.device)
-        u = torch.where(pair[..., None], standardise(u, PAIR_SHIFT_SCALE), 0.0)
+        u = torch.where(pair[..., None], self.standardise_pairs(u), 0.0)
         u = self.pair_embed(u)                                            # (B, N, N, H·L)
         u = u.permute(0, 3, 1, 2)                                         # (B, H·L, N, N)
         return list(u.split(self.cfg.heads, dim=1))                       # L × (B, H, N, N)
@@ -147,7 +166,7 @@ class ParticleTransformer(nn.Module):
     def forward(self, x: torch.Tensor, p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         keep = mask[..., None]
         zero = torch.zeros((), dtype=x.dtype, device=x.device)
-        x = standardise(torch.where(keep, x, zero), PARTICLE_SHIFT_SCALE[:x.shape[-1]])
+        x = self.standardise(torch.where(keep, x, zero))
         h = torch.where(keep, self.embed(x), zero)                             # (B, N, d)
         for block, bias in zip(self.blocks, self.pair_bias(p4, mask)):
             h = torch.where(keep, block(h, bias=bias, key_mask=mask), zero)

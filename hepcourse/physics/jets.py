@@ -10,15 +10,15 @@ and broadcasts like NumPy.
 
 Sources: G. P. Salam, *Towards jetography*, Eur. Phys. J. C 67 (2010) 637 [arXiv:0906.1833] for
 the kinematics and jet algorithms; J. Thaler and K. Van Tilburg, *Identifying boosted objects
-with N-subjettiness*, JHEP 03 (2011) 015 [arXiv:1011.2268] for τ_N; seed 003, Eq. (2.16).
+with N-subjettiness*, JHEP 03 (2011) 015 [arXiv:1011.2268] for τ_N; Plehn et al. [plehn2022modern], Eq. (2.16).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["delta_phi", "delta_r", "to_cartesian", "to_collider", "rapidity", "invariant_mass",
-           "jet_four_vector", "kt_axes", "nsubjettiness", "tau_n", "TAU_R0", "quiet_fastjet"]
+__all__ = ["delta_phi", "delta_r", "to_cartesian", "to_collider", "pt_eta_phi", "rapidity", "invariant_mass",
+           "jet_four_vector", "awkward_four_vectors", "kt_axes", "nsubjettiness", "tau_n", "TAU_R0", "quiet_fastjet"]
 
 TAU_R0 = 0.8
 """Characteristic radius :math:`R_0` of the N-subjettiness normalisation (the jet radius)."""
@@ -103,12 +103,22 @@ def jet_four_vector(pt, eta, phi, e, mask=None, axis=-1):
 
 
 def _cartesian_any(pt, eta, phi, e):
+    """(p_x, p_y, p_z, E) of NumPy arrays (:func:`to_cartesian`) or of jagged awkward arrays, the latter
+    through the ``vector`` library's awkward backend (float64)."""
     if _is_awkward(pt):
-        import awkward as ak
-
-        pt, eta, phi, e = (ak.values_astype(a, np.float64) for a in (pt, eta, phi, e))
-        return pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), e
+        v = awkward_four_vectors(pt, eta, phi, e)
+        return v.px, v.py, v.pz, v.E
     return to_cartesian(pt, eta, phi, e)
+
+
+def awkward_four_vectors(pt, eta, phi, e):
+    """Jagged constituents (awkward arrays of p_T, η, φ, E in GeV) as ``vector`` Lorentz vectors in float64
+    (``.px``, ``.rapidity``, ``.mass``, sums with ``ak.sum(..., axis=1)``)."""
+    import awkward as ak
+    import vector
+
+    return vector.zip({"pt": ak.values_astype(pt, np.float64), "eta": ak.values_astype(eta, np.float64),
+                       "phi": ak.values_astype(phi, np.float64), "energy": ak.values_astype(e, np.float64)})
 
 
 def _sum(a, axis):
@@ -154,7 +164,7 @@ def kt_axes(px, py, pz, e, n: int):
 
 
 def nsubjettiness(pt, y, phi, axes_y, axes_phi, beta: float = 1.0, r0: float = TAU_R0):
-    """N-subjettiness of one jet (seed 003, Eq. 2.16; Thaler and Van Tilburg, Eq. 2):
+    """N-subjettiness of one jet (Plehn et al. [plehn2022modern], Eq. 2.16; Thaler and Van Tilburg, Eq. 2):
 
     .. math:: \\tau_N = \\frac{1}{\\sum_k p_{T,k} R_0^\\beta}\\,
               \\sum_k p_{T,k} \\min\\big(\\Delta R_{1,k}, \\dots, \\Delta R_{N,k}\\big)^\\beta ,
@@ -170,37 +180,34 @@ def nsubjettiness(pt, y, phi, axes_y, axes_phi, beta: float = 1.0, r0: float = T
 
 
 def tau_n(pt, eta, phi, e, n_max: int = 3, beta: float = 1.0, r0: float = TAU_R0) -> np.ndarray:
-    """:math:`\\tau_1, \\dots, \\tau_{n_\\text{max}}` of many jets at once, with exclusive-:math:`k_T`
-    axes (:func:`kt_axes`) and the measure of :func:`nsubjettiness`.
+    """:math:`\\tau_1, \\dots, \\tau_{n_\\text{max}}` of many jets at once: FastJet contrib's
+    N-subjettiness (``ClusterSequence.njettiness`` with exclusive-:math:`k_T` axes, the normalised measure of
+    :func:`nsubjettiness` with β and R_0), the library the data sets are made with.
 
     The inputs are awkward arrays of jagged constituents (GeV, pseudorapidity, azimuth, energy).
     Returns an array of shape ``(n_jets, n_max)``; τ_N = 0 for a jet with at most N constituents.
     The ratios :math:`\\tau_{21} = \\tau_2/\\tau_1` (two prongs: W, Z, H) and
     :math:`\\tau_{32} = \\tau_3/\\tau_2` (three prongs: top) are the classic substructure taggers.
+    :func:`nsubjettiness` is the same formula written out for one jet (``tests/test_physics_jets.py``
+    checks that the two agree).
     """
     import awkward as ak
+    import fastjet
 
-    pt, eta, phi, e = (ak.values_astype(a, np.float64) for a in (pt, eta, phi, e))
     n_jets = len(pt)
     out = np.zeros((n_jets, n_max))
     if n_jets == 0:
         return out
-    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
-    y = 0.5 * np.log((e + pz) / (e - pz))
-    sum_pt = ak.to_numpy(ak.sum(pt, axis=1))
+    v = awkward_four_vectors(pt, eta, phi, e)
+    particles = ak.zip({"px": v.px, "py": v.py, "pz": v.pz, "E": v.E}, with_name=None)
+    quiet_fastjet()
+    # one anti-kT jet of radius 10 per row holds all of the row's constituents (they lie within ΔR ~ 1)
+    cluster = fastjet.ClusterSequence(particles, fastjet.JetDefinition(fastjet.antikt_algorithm, 10.0))
+    n_const = ak.to_numpy(ak.num(v, axis=1))
     for n in range(1, n_max + 1):
-        axes = kt_axes(px, py, pz, e, n)
-        axes_pt = np.hypot(axes.px, axes.py)
-        axes_y = 0.5 * np.log((axes.E + axes.pz) / (axes.E - axes.pz))
-        axes_phi = np.arctan2(axes.py, axes.px)
-        pairs_y = ak.cartesian([y, axes_y], axis=1, nested=True)
-        pairs_phi = ak.cartesian([phi, axes_phi], axis=1, nested=True)
-        dr = np.hypot(pairs_y["0"] - pairs_y["1"], delta_phi(pairs_phi["0"], pairs_phi["1"]))
-        dmin = ak.min(dr, axis=2)
-        tau = ak.to_numpy(ak.fill_none(ak.sum(pt * dmin ** beta, axis=1), 0.0)) / (sum_pt * r0 ** beta)
-        tau = np.where(ak.to_numpy(ak.num(pt, axis=1)) > n, tau, 0.0)
-        del axes_pt
-        out[:, n - 1] = tau
+        tau = cluster.njettiness(axes_definition="KT_Axes", njets=n, R0=r0, beta=beta)   # (n_jets, 1 jet)
+        tau = ak.to_numpy(ak.fill_none(ak.firsts(tau, axis=1), 0.0))
+        out[:, n - 1] = np.where(n_const > n, tau, 0.0)
     return out
 
 

@@ -1,6 +1,6 @@
 """Toy signal and background models whose densities are known exactly.
 
-On a toy, the Neyman–Pearson lemma (seed 003, Sec. 1.1.4) gives the best possible classifier:
+On a toy, the Neyman–Pearson lemma (Plehn et al. [plehn2022modern], Sec. 1.1.4) gives the best possible classifier:
 the likelihood ratio r(x) = p(x|S) / p(x|B). Every learned classifier of the course can be
 compared with it, and every metric has a closed form to check against.
 
@@ -115,7 +115,7 @@ def gauss1d_eps_b(eps_s, toy: GaussianToy = GAUSS_1D):
 
 @dataclass(frozen=True)
 class LinearDensities:
-    """One observable O ∈ [0, 1] with linear densities, seed 003 Eq. (1.8).
+    """One observable O ∈ [0, 1] with linear densities, Plehn et al. [plehn2022modern], Eq. (1.8).
 
     ``background="flat"``:    s(O) = A·O,  b(O) = B          (p = ½ at O = B/A);
     ``background="falling"``: s(O) = A·O,  b(O) = A·(1 − O)  (p = ½ at O = ½).
@@ -163,7 +163,7 @@ class RegressionToy:
 
     x drawn uniformly on the union of the intervals ``support`` (the training support). Both μ(x)
     and σ(x) are exact, so a network's learned mean, learned width and predicted intervals can be
-    checked against the truth (seed 003, Secs. 1.2.4 and 1.3.1). ``sample`` returns ``x`` of shape
+    checked against the truth (Plehn et al. [plehn2022modern], Secs. 1.2.4 and 1.3.1). ``sample`` returns ``x`` of shape
     (N, 1) and ``y`` of shape (N,). All quantities are dimensionless.
     """
 

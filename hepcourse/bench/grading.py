@@ -1,9 +1,9 @@
 """Grading throughput: the course's sandboxed parallel grader against plain sequential nbgrader.
 
-    hepcourse bench grading --n 200 --baseline 20 --jobs 2
+    hepcourse bench grading --n 200 --baseline 20 --jobs 2 [--variants tests/submissions/ch01_classification.yml]
 
 Builds a class of ``n`` submissions of an assignment (the reference solution, the blank release
-and the wrong-answer variants of ``tests/submissions/<assignment>.yml``, in turn), grades it with
+and, when a ``variants`` file is given, its wrong-answer variants, in turn), grades it with
 :func:`~hepcourse.grading.grader.autograde`, then grades the first ``baseline`` of them with
 ``nbgrader autograde`` (one after the other, no sandbox) in the same run, and reports
 submissions per minute for both and their ratio.
@@ -18,16 +18,17 @@ from pathlib import Path
 
 import nbformat
 
-from ..config import ROOT
-from .course import course_config, release_notebook, source_notebook
-from .grader import autograde
-from .submissions import filled_release, load_variants
+from ..grading.course import course_config, release_notebook, source_notebook
+from ..grading.grader import autograde
+from ..grading.submissions import filled_release, load_variants
 
 
-def fake_class(assignment: str, n: int) -> dict[str, nbformat.NotebookNode]:
-    variants = load_variants(ROOT / "tests" / "submissions" / f"{assignment}.yml")
+def fake_class(assignment: str, n: int, variants: Path | None = None) -> dict[str, nbformat.NotebookNode]:
+    """``n`` submissions cycling through the solution, the blank release and the variants of ``variants``
+    (a YAML file of wrong-answer variants, as in the course's ``tests/submissions/``), if given."""
     kinds = [("solution", filled_release(assignment)), ("blank", nbformat.read(release_notebook(assignment), 4))]
-    kinds += [(name, filled_release(assignment, v["replace"])) for name, v in variants.items()]
+    if variants is not None:
+        kinds += [(name, filled_release(assignment, v["replace"])) for name, v in load_variants(Path(variants)).items()]
     return {f"s{i:04d}_{name}": nb for i, (name, nb) in zip(range(n), itertools.cycle(kinds))}
 
 
@@ -54,13 +55,13 @@ def sequential_nbgrader(assignment: str, submissions: dict, workdir: Path) -> fl
 
 
 def run(assignment: str = "ch01_classification", n: int = 200, baseline: int = 20, jobs: int = 2,
-        sandbox: bool | None = None) -> dict:
+        sandbox: bool | None = None, variants: Path | None = None) -> dict:
     import warnings
 
     from sqlalchemy.exc import SAWarning
 
     warnings.filterwarnings("ignore", category=SAWarning)
-    subs = fake_class(assignment, n)
+    subs = fake_class(assignment, n, variants)
     with tempfile.TemporaryDirectory(prefix="hepcourse-bench-") as tmp:
         start = time.perf_counter()
         grades = autograde(assignment, subs, workdir=Path(tmp) / "ours", jobs=jobs, sandbox=sandbox)

@@ -19,8 +19,12 @@ training time, the inference rate on the test jets and the device, in a CSV file
 rejection curves. Quick mode (``--quick`` or ``HEPCOURSE_QUICK=1``) trains tiny versions on
 2000 jets in a few seconds each, and never touches the committed files.
 
-:data:`PUBLISHED` holds the numbers of seed 003 (Tables 3 and 5) for the public top-tagging
-data set (1.2M training jets, Delphes detector simulation, 200 constituents), which our
+Every network is evaluated by :func:`hepcourse.train.predict` on the device it names in its row; an
+inference rate is timed after one warm-up pass (the first call pays for memory allocation and kernel
+selection).
+
+:data:`PUBLISHED` holds the numbers of Plehn et al. [plehn2022modern] (Tables 3 and 5) for the public
+top-tagging data set (1.2M training jets, Delphes detector simulation, 200 constituents), which our
 numbers can only be compared with in their ordering.
 """
 
@@ -35,13 +39,13 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import checkpoints, config, metrics, models, train
-from .data import constituents
-from .losses import bce_with_logits
+from .. import checkpoints, config, metrics, models, train
+from ..data import constituents
+from ..losses import bce_loss
 
-__all__ = ["TAGGERS", "PUBLISHED", "BENCH_DIR", "CSV_NAME", "run", "read_csv", "load_tagger", "tagger", "scores"]
+__all__ = ["TAGGERS", "PUBLISHED", "bench_dir", "CSV_NAME", "run", "read_csv", "load_tagger", "tagger", "scores",
+           "training_data"]
 
-BENCH_DIR = config.DATA_DIR / "benchmarks"
 CSV_NAME = "ch04_taggers.csv"
 PLOT_NAME = "ch04_rejection.png"
 COLUMNS = ("tagger", "chapter", "auc", "auc_std", "rejection_03", "rejection_05", "parameters", "train_s",
@@ -62,9 +66,14 @@ PUBLISHED = [
     ("PELICAN", 0.9870, None, "2250 ± 75", "Table 3"),
     ("L-GATr", 0.9870, "540 ± 20", "2240 ± 70", "Table 3"),
 ]
-"""Seed 003 (Plehn et al., *Modern Machine Learning for LHC Physicists*), Table 3 (Sec. 5.1) and
+"""Plehn et al., *Modern Machine Learning for LHC Physicists* [plehn2022modern], Table 3 (Sec. 5.1) and
 Table 5 (Sec. 5.3), on the public top-tagging data set; mean ± standard deviation of five trainings.
 Table 5 gives PELICAN 2289 ± 204 at ε_S = 0.3 where Table 3 gives 2250 ± 75."""
+
+
+def bench_dir() -> Path:
+    """``data/benchmarks/``: the committed benchmark tables and plots."""
+    return config.DATA_DIR / "benchmarks"
 
 
 @dataclass
@@ -76,6 +85,11 @@ class Tagger:
     build: Callable[[bool], torch.nn.Module]     # quick → model
     inputs: str = "particles"                    # or "flat" (checkpoints.data_sample's input kinds)
     lr: float = 1e-3
+
+    @property
+    def checkpoint(self) -> str:
+        """Its checkpoint's name: ``data/checkpoints/<name>.pt``, e.g. ``ch04_part_lite``."""
+        return "ch04_" + self.name.lower().replace(" ", "_").replace("-", "_")
 
 
 TAGGERS = [
@@ -107,7 +121,11 @@ def test_spec(quick: bool, inputs: str = "particles") -> dict:
             "input": inputs}
 
 
-def _as_inputs(inp: constituents.ConstituentInputs, kind: str):
+def _as_inputs(inp, kind: str) -> tuple:
+    """The model's positional inputs: ``kind`` "particles" (x, p4, mask), "flat" (the flat MLP's vector), or
+    "array" (one array as it is, e.g. jet images)."""
+    if kind == "array":
+        return (torch.as_tensor(np.asarray(inp)),)
     return (constituents.flat_features(inp, MAX_PARTICLES),) if kind == "flat" else inp.tensors()
 
 
@@ -115,41 +133,32 @@ def _loader(inp, y, kind: str, shuffle: bool, seed: int = 0, batch: int = 256):
     return train.TensorLoader(*_as_inputs(inp, kind), y, batch_size=batch if shuffle else 2048, shuffle=shuffle, seed=seed)
 
 
-def _loss(model, batch):
-    *inputs, y = batch
-    out = model(*inputs)
-    return bce_with_logits(out.reshape(-1), y)
-
-
-@torch.no_grad()
-def scores(model, inp, kind: str = "particles", batch: int = 1000) -> tuple[np.ndarray, float]:
-    """Model outputs on the test jets and the inference rate (jets/s) on ``config.device()``."""
-    dev = config.device()
-    model = model.to(dev).eval()
-    tensors = _as_inputs(inp, kind)
+def scores(model, inp, kind: str = "particles", device: torch.device | None = None) -> tuple[np.ndarray, float]:
+    """The model's outputs on the test jets (:func:`hepcourse.train.predict` on ``device``, default
+    ``config.device()``) and its inference rate in jets/s, timed after one warm-up pass over the first batch."""
+    device = device or config.device()
+    x = _as_inputs(inp, kind)
+    train.predict(model, tuple(t[:1000] for t in x), batch_size=1000, device=device)      # warm-up
     start = time.perf_counter()
-    out = [model(*(t[i:i + batch].to(dev) for t in tensors)).reshape(-1).float().cpu()
-           for i in range(0, len(inp), batch)]
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
+    out = train.predict(model, x, batch_size=1000, device=device)   # returns NumPy: the device has finished
     seconds = time.perf_counter() - start
-    return torch.cat(out).numpy(), len(inp) / seconds
+    return out.reshape(len(inp), -1)[:, 0], len(inp) / seconds
 
 
-def _device_label() -> str:
-    dev = config.device()
-    if dev.type == "cpu":
+def device_label(device: torch.device) -> str:
+    """How a benchmark row names the device it ran on: ``cpu (2 threads)``, the GPU's name, or ``mps``."""
+    if device.type == "cpu":
         return f"cpu ({torch.get_num_threads()} thread{'s' * (torch.get_num_threads() > 1)})"
-    return torch.cuda.get_device_name(dev) if dev.type == "cuda" else dev.type
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
 
 
-def _row(name, chapter, y, score, parameters, train_s, jets_per_s, n_train, epochs) -> dict:
+def _row(name, chapter, y, score, parameters, train_s, jets_per_s, n_train, epochs, device: str) -> dict:
     rej = metrics.rejection_at(y, score, np.array([0.3, 0.5]))
     return {"tagger": name, "chapter": chapter, "auc": round(metrics.auc(y, score), 4),
             "auc_std": round(metrics.auc_std(y, score), 4), "rejection_03": round(float(rej[0]), 1),
             "rejection_05": round(float(rej[1]), 1), "parameters": int(parameters),
             "train_s": None if train_s is None else round(float(train_s), 1), "jets_per_s": int(round(jets_per_s, -1)),
-            "device": _device_label(), "n_train": None if n_train is None else int(n_train), "epochs": epochs}
+            "device": device, "n_train": None if n_train is None else int(n_train), "epochs": epochs}
 
 
 def _bdt(jets_train, jets_test, y_test, quick: bool) -> tuple[dict, np.ndarray]:
@@ -161,11 +170,14 @@ def _bdt(jets_train, jets_test, y_test, quick: bool) -> tuple[dict, np.ndarray]:
     start = time.perf_counter()
     bdt.fit(feats(jets_train), jets_train.labels)
     train_s = time.perf_counter() - start
+    x_test = feats(jets_test)
+    bdt.decision_function(x_test[:100])                                   # warm-up
     start = time.perf_counter()
-    score = bdt.decision_function(feats(jets_test))
+    score = bdt.decision_function(x_test)
     rate = len(score) / (time.perf_counter() - start)
     leaves = sum(p.get_n_leaf_nodes() for it in bdt._predictors for p in it)
-    return _row("BDT (m, τ21, τ32, n)", "01", y_test, score, leaves, train_s, rate, len(jets_train), bdt.n_iter_), score
+    return _row("BDT (m, τ21, τ32, n)", "01", y_test, score, leaves, train_s, rate, len(jets_train), bdt.n_iter_,
+                device_label(torch.device("cpu"))), score
 
 
 CHECKPOINT_TAGGERS = [("CNN", "03", "data/checkpoints/ch03_cnn.pt"),
@@ -176,7 +188,7 @@ CHECKPOINT_TAGGERS = [("CNN", "03", "data/checkpoints/ch03_cnn.pt"),
 
 def _checkpoint_rows(y_test: np.ndarray, n_test: int):
     """Rows for :data:`CHECKPOINT_TAGGERS` whose MANIFEST test split is the benchmark's own."""
-    from .data import manifest
+    from ..data import manifest
 
     entries = manifest.read_manifest().get("checkpoints", {})
     for name, chapter, path in CHECKPOINT_TAGGERS:
@@ -190,35 +202,30 @@ def _checkpoint_rows(y_test: np.ndarray, n_test: int):
         x, y = checkpoints.test_sample(test)
         if not np.array_equal(np.asarray(y), y_test):          # not the same test jets in the same order
             continue
-        start = time.perf_counter()
-        score = checkpoints.predict(model, x)[:, 0]
-        rate = len(score) / (time.perf_counter() - start)
+        device = config.device()
+        score, rate = scores(model, x, "array", device)
         n_par = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        yield _row(name, chapter, y_test, score, n_par, None, rate, None, None), (name, score)
+        yield _row(name, chapter, y_test, score, n_par, None, rate, None, None, device_label(device)), (name, score)
 
 
 def load_tagger(tagger: Tagger, quick: bool = False, data=None, seed: int = 0):
     """The trained network of ``tagger``: from ``data/checkpoints/ch04_<name>.pt`` in full mode when
-    it exists (and ``HEPCOURSE_RETRAIN`` is not set), else trained on ``data = (train, val)``
-    (each a pair of ConstituentInputs and labels). Returns ``(model, History or None)``."""
+    it exists (and ``HEPCOURSE_RETRAIN`` is not set), else trained on ``data = (train, val)`` (each a pair
+    of ConstituentInputs and labels; default :func:`training_data`). Returns ``(model, History or None)``."""
     config.seed_everything(seed)                      # the initial weights depend on the seed only
     model = tagger.build(quick)
-    name = "ch04_" + tagger.name.lower().replace(" ", "_").replace("-", "_")
     sizes = _sizes(quick)
 
     def fit(m):
-        (inp_tr, y_tr), (inp_va, y_va) = data
+        (inp_tr, y_tr), (inp_va, y_va) = data if data is not None else training_data(quick)
         cfg = train.TrainConfig(epochs=sizes["epochs"], lr=tagger.lr * (3 if quick else 1), patience=4, seed=seed,
                                 schedule="cosine")
-        return train.fit(m, _loss, _loader(inp_tr, y_tr, tagger.inputs, True, seed, sizes["batch"]),
+        return train.fit(m, bce_loss, _loader(inp_tr, y_tr, tagger.inputs, True, seed, sizes["batch"]),
                          _loader(inp_va, y_va, tagger.inputs, False), cfg)
 
-    if quick:                                         # tiny models: always trained, never saved
-        return model, fit(model)
-    if data is None and (config.RETRAIN or not checkpoints.checkpoint_path(name).exists()):
-        raise ValueError(f"{tagger.name}: no checkpoint to load, pass the training data")
-    return checkpoints.load_or_train(model, name, fit, seed=seed, test=test_spec(quick, tagger.inputs),
-                                     metric="auc", tolerance=2e-4, notebook=NOTEBOOK)
+    # quick mode trains the tiny models and never reads or writes a checkpoint (checkpoints.will_train)
+    return checkpoints.load_or_train(model, tagger.checkpoint, fit, seed=seed, test=test_spec(quick, tagger.inputs),
+                                     metric="auc", tolerance=2e-4, notebook=NOTEBOOK, quick=quick)
 
 
 def run(quick: bool | None = None, out: Path | None = None, names: list[str] | None = None,
@@ -228,14 +235,14 @@ def run(quick: bool | None = None, out: Path | None = None, names: list[str] | N
     time of a tagger loaded from its checkpoint from the CSV already there (or the committed one);
     quick mode writes to ``_build/bench/``. Returns the rows and the test scores ``{tagger: (y, score)}``."""
     quick = config.QUICK if quick is None else quick
-    out = Path(out) if out else (config.BUILD_DIR / "bench" if quick else BENCH_DIR)
+    out = Path(out) if out else (config.BUILD_DIR / "bench" if quick else bench_dir())
     sizes = _sizes(quick)
     config.seed_everything(seed)
     inp_tr, y_tr, jets_tr = constituents.load_inputs("jets-top-qcd", "train", sizes["train"], MAX_PARTICLES)
     inp_va, y_va, _ = constituents.load_inputs("jets-top-qcd", "val", sizes["val"], MAX_PARTICLES)
     inp_te, y_te, jets_te = constituents.load_inputs("jets-top-qcd", "test", sizes["test"], MAX_PARTICLES)
     y_test = y_te.numpy().astype(int)
-    known = out / CSV_NAME if (out / CSV_NAME).exists() else BENCH_DIR / CSV_NAME   # training times of loaded taggers
+    known = out / CSV_NAME if (out / CSV_NAME).exists() else bench_dir() / CSV_NAME   # training times of loaded taggers
     previous = {r["tagger"]: r for r in read_csv(known)} if known.exists() and not quick else {}
 
     rows, test_scores = [], {}
@@ -251,14 +258,16 @@ def run(quick: bool | None = None, out: Path | None = None, names: list[str] | N
         if names is not None and tagger.name not in names:
             continue
         model, history = load_tagger(tagger, quick, ((inp_tr, y_tr), (inp_va, y_va)), seed)
-        score, rate = scores(model, inp_te, tagger.inputs)
+        device = config.device()
+        score, rate = scores(model, inp_te, tagger.inputs, device)
         n_par = sum(p.numel() for p in model.parameters() if p.requires_grad)
         if history is not None:
             train_s, epochs = history.seconds, history.epochs_run
         else:
             old = previous.get(tagger.name, {})
             train_s, epochs = old.get("train_s"), old.get("epochs")
-        rows.append(_row(tagger.name, tagger.chapter, y_test, score, n_par, train_s, rate, len(y_tr), epochs))
+        rows.append(_row(tagger.name, tagger.chapter, y_test, score, n_par, train_s, rate, len(y_tr), epochs,
+                         device_label(device)))
         test_scores[tagger.name] = (y_test, score)
     if names is not None:                                  # keep the rows of the taggers not run now
         ran = {r["tagger"] for r in rows}
@@ -283,7 +292,7 @@ def write_csv(rows: list[dict], path: Path) -> Path:
 def read_csv(path: Path | None = None) -> list[dict]:
     """The rows of a benchmark CSV (default: the committed ``data/benchmarks/ch04_taggers.csv``),
     with numbers as numbers."""
-    path = Path(path) if path else BENCH_DIR / CSV_NAME
+    path = Path(path) if path else bench_dir() / CSV_NAME
     rows = []
     with open(path, newline="") as f:
         for r in csv.DictReader(f):
@@ -299,7 +308,7 @@ def _plot(scores: dict, path: Path) -> None:
     # no matplotlib.use("Agg") here: in a notebook it would switch off the inline figures that follow
     import matplotlib.pyplot as plt
 
-    from . import plot
+    from .. import plot
 
     plot.use_style()
     curves = {name: metrics.roc_curve(y, s) for name, (y, s) in scores.items()}
