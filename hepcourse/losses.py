@@ -126,7 +126,7 @@ def balanced_class_weights(y: torch.Tensor) -> torch.Tensor:
 def focal_loss_with_logits(logits: torch.Tensor, y: torch.Tensor, gamma: float = 2.0,
                            alpha: float | None = None, reduction: str = "mean") -> torch.Tensor:
     """Focal loss (Lin et al. 2017) for imbalanced classes (the applications text on symmetric
-    architectures [seed000applications], item A6):
+    architectures [apps_a_symmetry], item A6):
 
         FL = −α_t (1 − p_t)^γ log p_t,   p_t = s for y = 1 and 1 − s for y = 0,
 

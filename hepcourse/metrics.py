@@ -360,3 +360,104 @@ def coverage(y, mu, sigma, k: float = 1.0) -> tuple[float, float]:
     """Fraction of events with |y − μ| ≤ kσ, and its binomial error (compare with :func:`gaussian_coverage`)."""
     mu, sigma = np.asarray(mu, dtype=float), np.asarray(sigma, dtype=float)
     return interval_coverage(y, mu - k * sigma, mu + k * sigma)
+
+
+# ----------------------------------------------------------------------- dependence and sculpting
+# Chapter 05: how much a classifier's output depends on a quantity it should not use (a nuisance,
+# the jet mass), and how much a cut on it distorts a distribution.
+
+
+def mutual_information(a, b, bins: int = 30) -> float:
+    """Mutual information I(a; b) in nats from a 2D histogram with ``bins`` equally populated bins
+    per variable (quantile binning) — Plehn et al. [main text], Sec. 1.2.1, Eq. 1.15:
+
+        I = Σ_ij p_ij ln( p_ij / (p_i p_j) ),
+
+    with p_ij the fraction of events in cell (i, j) and p_i, p_j the marginals. Zero for independent
+    variables up to the estimator's positive bias ≈ (bins − 1)² / (2N); for a bivariate Gaussian with
+    correlation ρ the exact value is −½ ln(1 − ρ²) (0.2231 at ρ = 0.6), which 30 bins and 10⁵ events
+    reproduce to about 0.002.
+    """
+    a, b = np.asarray(a, dtype=float).ravel(), np.asarray(b, dtype=float).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"a and b differ in length: {a.size} and {b.size}")
+    ia, ib = (_quantile_index(v, bins) for v in (a, b))
+    joint = np.bincount(ia * bins + ib, minlength=bins * bins).reshape(bins, bins) / a.size
+    pa, pb = joint.sum(1), joint.sum(0)
+    nz = joint > 0
+    return float(np.sum(joint[nz] * np.log(joint[nz] / np.outer(pa, pb)[nz])))
+
+
+def _quantile_index(v: np.ndarray, bins: int) -> np.ndarray:
+    """Bin index 0 … bins−1 of each value in equally populated bins (ties go to one bin)."""
+    edges = np.quantile(v, np.linspace(0, 1, bins + 1)[1:-1])
+    return np.searchsorted(edges, v, side="right")
+
+
+def distance_correlation(a, b) -> float:
+    """Distance correlation dCor(a, b) ∈ [0, 1] of two 1D samples (Székely, Rizzo, Bakirov 2007):
+    zero if and only if a and b are independent (as N → ∞), one for an exact linear relation, and
+    unchanged by a shift or rescaling of either. Computed in float64 by
+    :func:`hepcourse.decorrelation.distance_correlation_sq` (the square is what DisCo penalises), in
+    O(N²) time and O(N) memory. For a bivariate Gaussian with correlation ρ the exact value is
+    :func:`gaussian_distance_correlation`.
+    """
+    import torch
+
+    from .decorrelation import distance_correlation_sq
+
+    x = torch.as_tensor(np.asarray(a, dtype=np.float64).ravel())
+    y = torch.as_tensor(np.asarray(b, dtype=np.float64).ravel())
+    return float(torch.sqrt(distance_correlation_sq(x, y).clamp_min(0.0)))
+
+
+def gaussian_distance_correlation(rho: float) -> float:
+    """dCor of a bivariate Gaussian with correlation ρ (Székely, Rizzo, Bakirov 2007, Theorem 7):
+
+        dCor²(ρ) = [ρ arcsin ρ + √(1 − ρ²) − ρ arcsin(ρ/2) − √(4 − ρ²) + 1] / (1 + π/3 − √3),
+
+    about |ρ| for small |ρ| and below it otherwise (0.5661 at ρ = 0.6).
+    """
+    r = abs(float(rho))
+    num = r * np.arcsin(r) + np.sqrt(1 - r * r) - r * np.arcsin(r / 2) - np.sqrt(4 - r * r) + 1
+    return float(np.sqrt(max(num, 0.0) / (1 + np.pi / 3 - np.sqrt(3))))
+
+
+def jensen_shannon(p, q) -> float:
+    """Jensen–Shannon divergence in bits of two histograms (each normalised to unit sum here):
+
+        JSD(P, Q) = ½ KL(P ‖ M) + ½ KL(Q ‖ M),   M = ½ (P + Q),   KL(P ‖ M) = Σ_k P_k log₂(P_k / M_k),
+
+    symmetric, finite even where one histogram is empty, 0 for P = Q and 1 for disjoint supports.
+    """
+    p, q = np.asarray(p, dtype=float), np.asarray(q, dtype=float)
+    if p.shape != q.shape:
+        raise ValueError(f"histograms differ in shape: {p.shape} and {q.shape}")
+    if p.sum() <= 0 or q.sum() <= 0 or np.any(p < 0) or np.any(q < 0):
+        raise ValueError("histograms need non-negative entries and a positive sum")
+    p, q = p / p.sum(), q / q.sum()
+    m = 0.5 * (p + q)
+
+    def kl(u):
+        nz = u > 0
+        return np.sum(u[nz] * np.log2(u[nz] / m[nz]))
+
+    return float(0.5 * kl(p) + 0.5 * kl(q))
+
+
+def sculpting_jsd(m, passed, bins=30, range=None) -> float:
+    """How much a cut sculpts a distribution: the Jensen–Shannon divergence (bits) between the
+    normalised histograms of ``m`` (background jet masses, GeV) before the cut and after it
+    (``passed``: boolean mask of the events that survive). Zero when the cut keeps every mass with the
+    same efficiency; the decorrelation literature plots 1/JSD, larger is better (its papers compare the
+    passing with the failing events, which orders taggers the same way). ``bins`` and ``range`` as
+    in ``numpy.histogram``; fix them when comparing taggers.
+    """
+    m = np.asarray(m, dtype=float).ravel()
+    passed = np.asarray(passed, dtype=bool).ravel()
+    if m.shape != passed.shape:
+        raise ValueError(f"m and passed differ in length: {m.size} and {passed.size}")
+    if not passed.any():
+        raise ValueError("no event passes the cut: the sculpted distribution is undefined")
+    edges = np.histogram_bin_edges(m, bins=bins, range=range)
+    return jensen_shannon(np.histogram(m, edges)[0], np.histogram(m[passed], edges)[0])

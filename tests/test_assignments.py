@@ -1,16 +1,20 @@
-"""Every assignment, graded three ways through hepcourse.grading.autograde (the nbgrader gradebook):
-the reference solution scores full marks, the untouched release scores zero without crashing the
-grader, and each wrong-answer variant of tests/submissions/<assignment>.yml loses exactly the
-points of the parts it gets wrong. Also: the committed release is what nbgrader generates now.
+"""Every assignment, graded through hepcourse.grading.autograde (the nbgrader gradebook): the
+reference solution scores full marks, the untouched release scores zero without crashing the
+grader, each wrong-answer variant of tests/submissions/<assignment>.yml loses exactly the points of
+the parts it gets wrong (with a message that teaches), and each right-answer variant (a correct
+answer written another way: loops, other formulas, other libraries where allowed, banned names in
+comments, other hyperparameters) gets full marks. Also: the committed release is what nbgrader
+generates now, and the notebooks cite their sources as a reader expects.
 """
 
+import re
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from hepcourse.grading import autograde
-from hepcourse.grading.course import assignments, release_notebook
+from hepcourse.grading.course import assignments, release_notebook, source_notebook
 from hepcourse.grading.release import generate_release, normalised
 from hepcourse.grading.submissions import filled_release, load_variants
 
@@ -62,9 +66,28 @@ def test_blank_release_scores_zero(graded):
         {k: p.message for k, p in g.parts.items()}
 
 
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_each_assignment_has_wrong_and_right_variants(assignment):
+    variants = load_variants(HERE / "submissions" / f"{assignment}.yml")
+    wrong = [n for n, v in variants.items() if v["wrong_parts"]]
+    right = [n for n, v in variants.items() if not v["wrong_parts"]]
+    assert len(wrong) >= 4, f"{assignment} needs at least four wrong-answer variants, has {wrong}"
+    assert len(right) >= 4, f"{assignment} needs at least four right-answer variants (wrong_parts: []), has {right}"
+    for name, v in variants.items():
+        assert v.get("description"), f"{assignment}/{name}: say what the variant does"
+
+
+def test_right_answers_get_full_marks(graded):
+    """A correct answer written another way never loses a point."""
+    assignment, variants, grades = graded
+    problems = {name: {k: p.message for k, p in grades[name].parts.items() if not p.passed}
+                for name, spec in variants.items() if not spec["wrong_parts"]}
+    problems = {k: v for k, v in problems.items() if v or grades[k].score != grades[k].max_score}
+    assert not problems, f"{assignment}: right answers lost points: {problems}"
+
+
 def test_variants_lose_exactly_their_parts(graded):
     assignment, variants, grades = graded
-    assert len(variants) >= 3, f"{assignment} needs at least three wrong-answer variants"
     full = {k: p.max_score for k, p in grades["solution"].parts.items()}
     problems = []
     for name, spec in variants.items():
@@ -91,3 +114,14 @@ def test_release_contains_no_solution_or_hidden_test():
         assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text
         nb = nbformat.read(release_notebook(assignment), as_version=4)
         assert any("raise NotImplementedError()" in c.source for c in nb.cells)
+
+
+def test_notebooks_cite_sources_as_readers_expect():
+    """The course cites "Plehn et al. [key], Sec. x.y", never its internal filing names."""
+    filing = re.compile(r"\bseed\s*(?:\d{3}|item|eq\b|eqs?\.|text)|\bthe seed\b", re.IGNORECASE)
+    for assignment in ASSIGNMENTS:
+        for path in (source_notebook(assignment), release_notebook(assignment)):
+            nb = nbformat.read(path, as_version=4)
+            for cell in nb.cells:
+                hit = filing.search(cell.source)
+                assert not hit, f"{path.name}, cell {cell.get('id')}: {hit.group(0)!r}"

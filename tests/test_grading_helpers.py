@@ -212,3 +212,36 @@ def test_sources_have_unique_grade_ids_and_locked_tests():
             assert "locked" in m
             if m["grade"]:
                 assert m["locked"] and m["points"] > 0
+
+
+def test_warnings_in_a_test_cell_do_not_cost_points():
+    """nbgrader zeroes a test cell with stderr output: a right answer that makes torch warn lost its part
+    (found by chapter 05's right-answer variants). The grader shows such output as stdout instead."""
+    from hepcourse.grading.grader import stderr_as_stdout
+
+    def cell(grade, solution, outputs):
+        c = nbformat.v4.new_code_cell("x = 1")
+        c.metadata["nbgrader"] = {"grade": grade, "solution": solution, "grade_id": "g", "points": 1}
+        c.outputs = [nbformat.from_dict(o) for o in outputs]
+        return c
+
+    warn = {"output_type": "stream", "name": "stderr", "text": "UserWarning: non-contiguous input\n"}
+    error = {"output_type": "error", "ename": "CheckFailed", "evalue": "wrong", "traceback": []}
+    nb = nbformat.v4.new_notebook(cells=[cell(True, False, [warn, error]), cell(False, True, [warn]),
+                                         cell(True, False, [{"output_type": "stream", "name": "stdout", "text": "ok\n"}])])
+    assert stderr_as_stdout(nb) == 1
+    test, answer, _ = nb.cells
+    assert [o.get("name") for o in test.outputs] == ["stdout", None] and test.outputs[1].output_type == "error"
+    assert answer.outputs[0].name == "stderr"                          # an answer cell is not graded by its output
+
+
+def test_own_implementation_catches_a_function_imported_whole():
+    """`from hepcourse.decorrelation import grad_reverse` defines no code of the learner's: the check
+    looks at where the function comes from, not only at what its code calls."""
+    from hepcourse.decorrelation import grad_reverse
+
+    with pytest.raises(checks.CheckFailed, match="hepcourse.decorrelation.grad_reverse, imported"):
+        checks.expect_own_implementation(grad_reverse, ("hepcourse",))
+    with pytest.raises(checks.CheckFailed, match="imported"):
+        checks.expect_own_implementation(grad_reverse, ("decorrelation",))
+    checks.expect_own_implementation(grad_reverse, ("sklearn",))            # not a forbidden origin

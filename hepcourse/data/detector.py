@@ -26,7 +26,7 @@ neutral hadron           HCAL deposit (n, K_L, and, for simplicity, K_S and Λ)
 **Tracks.** The transverse momentum follows from the sagitta of the track, and the sagitta
 resolution :math:`\\sigma_s` gives the curvature resolution (Gluckstern; PDG review
 "Passage of particles through matter"; the applications text on generative surrogates
-[seed004applications], item B7):
+[apps_b_surrogates], item B7):
 
 .. math:: s = \\frac{0.3\\,B\\,L^2}{8\\,p_T}, \\qquad
           \\sigma\\!\\left(\\frac{1}{p_T}\\right) = \\frac{8\\,\\sigma_s}{0.3\\,B\\,L^2} \\equiv a ,

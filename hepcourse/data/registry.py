@@ -9,7 +9,10 @@ lists them by name; :func:`dataset` looks one up. Generation (:mod:`hepcourse.da
 * ``dijet-resonance``: an LHC Olympics-like W' → XY → 4q resonance with QCD dijets at 13 TeV (two R = 1.0
   jets per event, ``kind="dijets"``);
 * ``ee-z-hadrons``: e+e- → Z → hadrons at 91.19 GeV with a settable final-state alpha_s (whole events and
-  event shapes, ``kind="events"``).
+  event shapes, ``kind="events"``);
+* ``jets-top-qcd-a14``: the jets of ``jets-top-qcd`` with the ATLAS A14 tune (chapter 05's domain shift);
+* ``dijet-signal-masses``: the signal of ``dijet-resonance`` at m_X = 300, 400, 600, 700 GeV, jet-level only
+  (chapter 05's mass-parameterized network).
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["DATASETS", "DatasetSpec", "Process", "MAX_PARTICLES", "TOP_QCD", "EE_Z", "DIJET", "dataset",
-           "with_params"]
+__all__ = ["DATASETS", "DatasetSpec", "Process", "MAX_PARTICLES", "TOP_QCD", "EE_Z", "DIJET", "TOP_QCD_A14",
+           "DIJET_MASSES", "dataset", "with_params"]
 
 MAX_PARTICLES = 128
 """Constituents stored per jet (the leading ones in pT). Jets with more keep their true count in
@@ -162,7 +165,41 @@ DIJET = DatasetSpec(
     unit="event",
 )
 
-DATASETS: dict[str, DatasetSpec] = {TOP_QCD.name: TOP_QCD, EE_Z.name: EE_Z, DIJET.name: DIJET}
+# Chapter 05: a second generator setting for the same jets (domain shift), and the dijet signal at
+# other X masses (the mass-parameterized network). Both reuse the generators unchanged.
+TOP_QCD_A14 = DatasetSpec(
+    name="jets-top-qcd-a14",
+    description="as jets-top-qcd, but Pythia 8 with the ATLAS A14 tune (Tune:pp = 21) instead of Monash 2013: "
+                "another parton-shower and multiparton-interaction setting for the same process",
+    processes=TOP_QCD.processes,
+    filename="jets-top-qcd-a14.root",
+    default_events=2_000,
+    common=COMMON_SETTINGS + ("Tune:pp = 21",),       # ATLAS A14 central tune, NNPDF2.3 LO
+)
+
+DIJET_MASSES = DatasetSpec(
+    name="dijet-signal-masses",
+    description="the dijet-resonance signal W' (3.5 TeV) -> X Y (Y = 100 GeV) -> 4 quarks at X masses of 300, 400, "
+                "600 and 700 GeV, one tree per mass; jet-level quantities only",
+    processes=tuple(Process(f"mx{mx}", 1, tuple(f"24:m0 = {mx}." if line.startswith("24:m0") else line
+                                                for line in DIJET.processes[0].settings))
+                    for mx in (300, 400, 600, 700)),
+    filename="dijet-signal-masses.root",
+    default_events=2_000,
+    chunk_size=2_000,
+    batch_size=25,
+    jet_r=1.0,
+    pt_min=1200.0,
+    pt_max=1e9,
+    eta_max=2.5,
+    max_particles=0,              # no constituents: the parameterized network reads jet masses and tau_21
+    common=LHCO_COMMON,
+    kind="dijets",
+    unit="event",
+)
+
+DATASETS: dict[str, DatasetSpec] = {TOP_QCD.name: TOP_QCD, EE_Z.name: EE_Z, DIJET.name: DIJET,
+                                    TOP_QCD_A14.name: TOP_QCD_A14, DIJET_MASSES.name: DIJET_MASSES}
 
 
 def with_params(spec: DatasetSpec, params: dict | None) -> DatasetSpec:

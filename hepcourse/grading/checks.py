@@ -133,6 +133,12 @@ def expect_own_implementation(func, forbidden: tuple[str, ...] = ("hepcourse",),
 
     ``why`` says why the part must be implemented by hand; it goes into the failure message.
     """
+    origin = f"{getattr(func, '__module__', None) or ''}.{getattr(func, '__qualname__', '')}"
+    hit = next((f for f in forbidden if _matches(f, origin)), None)
+    if hit is not None:                  # the function itself was imported, e.g. from hepcourse.decorrelation
+        _fail(f"{getattr(func, '__name__', repr(func))} is {origin}, imported rather than written here. Not allowed "
+              "in this part: " + (why or "it asks you to implement this yourself (the library's version is what "
+                                          "the tests compare with)."))
     uses = used_names(func)
     bad = []
     for name, where in uses:

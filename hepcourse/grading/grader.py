@@ -114,6 +114,22 @@ def _is_test(cell) -> bool:
     return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
+def stderr_as_stdout(nb) -> int:
+    """Show what test cells wrote to stderr as ordinary output, in place; returns how many outputs moved.
+
+    nbgrader gives a test cell no points as soon as it has *any* stderr output, so a correct answer that
+    triggers a library warning (torch's "non-contiguous input" UserWarning, a NumPy RuntimeWarning, a tqdm
+    progress bar) would lose its part. A failed test is an error output, which this leaves alone."""
+    moved = 0
+    for cell in nb.cells:
+        if _is_test(cell):
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                    out["name"] = "stdout"
+                    moved += 1
+    return moved
+
+
 def _with_markers(nb, nonce: str):
     """Return a copy of ``nb`` whose test cells start with the guard and end by printing the nonce."""
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
@@ -361,6 +377,7 @@ def _execute(folder: Path, nonce: str, limits: Limits, sandbox: bool) -> tuple[E
     # when nothing came back, every test fails with the reason
     nb = nbformat.read(raw if raw.exists() else folder / "sanitized.ipynb", as_version=4)
     nb, problems = _verify(nb, nonce, run)
+    stderr_as_stdout(nb)
     nbformat.write(nb, folder / "executed.ipynb")
     return run, problems
 

@@ -15,6 +15,8 @@
 * :mod:`~hepcourse.models.deepsets`, :mod:`~hepcourse.models.gnn`, :mod:`~hepcourse.models.transformer`,
   :mod:`~hepcourse.models.lorentz` — chapter 04's taggers on jet constituents (PFN and EFN, EdgeConv,
   particle transformer, Lorentz-invariant network), each called as ``model(x, p4, mask)``.
+* :mod:`~hepcourse.models.features` — chapter 05's MLP on high-level jet features with built-in
+  standardisation (:class:`FeatureMLP`).
 
 Every model is a plain ``torch.nn.Module`` that runs on ``hepcourse.config.device()`` (CPU, CUDA
 or MPS); none of them moves itself to a device. Every hyperparameter sits in the model's config
@@ -32,17 +34,20 @@ from .deepsets import DeepSetsConfig, EnergyFlowNetwork, ParticleFlowNetwork
 from .gnn import EdgeConvConfig, EdgeConvNet
 from .lorentz import LorentzConfig, LorentzInvariantNet
 from .transformer import ParticleTransformer, TransformerConfig
+# chapter 05: a tagger on high-level jet features
+from .features import FeatureMLP, FeatureMLPConfig
 
 __all__ = ["MLP", "MLPConfig", "init_weight_", "BayesLinear", "BayesianMLP", "BayesianConfig", "elbo",
            "predictive_moments", "BatchedLinear", "Ensemble", "EnsembleConfig", "repulsion", "median_bandwidth",
            "CNN", "CNNConfig", "PhiConv2d", "saliency", "layer_stack", "masked_sum", "masked_mean", "Standardise",
            "momentum_projection", "build", "DeepSetsConfig", "ParticleFlowNetwork", "EnergyFlowNetwork",
            "EdgeConvConfig", "EdgeConvNet", "TransformerConfig", "ParticleTransformer", "LorentzConfig",
-           "LorentzInvariantNet"]
+           "LorentzInvariantNet", "FeatureMLP", "FeatureMLPConfig"]
 
 _CLASSES = {c.__name__: c for c in (MLP, BayesianMLP, Ensemble, CNN,                            # chapters 02, 03
                                     ParticleFlowNetwork, EnergyFlowNetwork, EdgeConvNet,         # chapter 04
-                                    ParticleTransformer, LorentzInvariantNet)}
+                                    ParticleTransformer, LorentzInvariantNet,
+                                    FeatureMLP)}                                                 # chapter 05
 
 
 def build(spec: dict):

@@ -14,7 +14,7 @@ whole pixels in φ,
 
     f(T_k x) = T_k f(x),   (T_k x)_{·, i, ·} = x_{·, (i − k) mod N_φ, ·}
 
-(the applications text on symmetric architectures [seed000applications], item A1). Preprocessed jet images (:mod:`hepcourse.data.images`)
+(the applications text on symmetric architectures [apps_a_symmetry], item A1). Preprocessed jet images (:mod:`hepcourse.data.images`)
 cover only ±0.8 around the jet axis, where φ' is not periodic: they use zero padding, and the
 circular version is for images that cover the whole azimuth.
 

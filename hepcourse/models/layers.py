@@ -69,7 +69,7 @@ def momentum_projection(scores: torch.Tensor, p_xy: torch.Tensor, mask: torch.Te
 
     A network predicts per-particle weights s_i (e.g. pile-up weights); physical weights conserve
     transverse momentum, Σ_i w_i p⃗_T,i = 0 (the applications text on symmetric architectures
-    [seed000applications], item A3). The closest such weights in the Euclidean norm are the orthogonal
+    [apps_a_symmetry], item A3). The closest such weights in the Euclidean norm are the orthogonal
     projection onto the null space of P = (p_x,i; p_y,i), a 2 × N matrix,
 
         w* = argmin_{Pw = 0} |w − s|² = Π s,

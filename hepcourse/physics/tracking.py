@@ -11,7 +11,7 @@ arm of the tracker) the arc deviates from the chord by the sagitta
 .. math:: s = R - \\sqrt{R^2 - L^2/4} \\;\\approx\\; \\frac{L^2}{8R} = \\frac{0.3\\,|q|\\,B\\,L^2}{8\\,p_T} ,
 
 so :math:`\\ln s` falls with slope −1 in :math:`\\ln p_T`: a first-principles check of any
-generator or simulation of tracks (the applications text on generative surrogates [seed004applications], item B7). A sagitta measured with resolution
+generator or simulation of tracks (the applications text on generative surrogates [apps_b_surrogates], item B7). A sagitta measured with resolution
 :math:`\\sigma_s` gives :math:`\\sigma_{p_T}/p_T = \\sigma_s/s \\propto p_T` (Gluckstern; PDG review
 "Particle detectors at accelerators"): tracking is precise at low :math:`p_T` and calorimetry at
 high energy.
