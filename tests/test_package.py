@@ -78,7 +78,10 @@ def test_constraints_pin_exactly_the_installed_environment():
     """constraints.txt is the lock file of the course's environment (`make install` uses it): every installed
     distribution is pinned there, at the version installed (`make constraints` rewrites it)."""
     pins = _constraints()
-    installed = {canonicalize_name(d.metadata["Name"]): Version(d.version) for d in md.distributions()}
+    # setuptools puts its own vendored copies (setuptools/_vendor/*.dist-info: jaraco, more-itertools, ...)
+    # on sys.path once something imports it; they are part of setuptools, not of the environment
+    installed = {canonicalize_name(d.metadata["Name"]): Version(d.version) for d in md.distributions()
+                 if "_vendor" not in Path(str(d.locate_file(""))).parts}
     missing = sorted(n for n in installed if n not in pins and n not in NOT_FROZEN and n != "hepcourse")
     assert not missing, f"installed but not pinned in constraints.txt (run `make constraints`): {missing}"
     wrong = {n: (str(v), str(pins[n])) for n, v in installed.items()
