@@ -96,7 +96,8 @@ def data_sample(test: dict):
 
     kind = test.get("input", "features")
     if kind == "features":
-        jets = load(test["dataset"], split=test["split"], n=test["n"], format="numpy", features=tuple(test["features"]))
+        jets = load(test["dataset"], split=test["split"], n=test["n"], format="numpy", features=tuple(test["features"]),
+                    max_particles=0)                     # jet-level columns only: the constituents are not read
         return jets.features, jets.labels
     if kind in ("particles", "flat"):
         n_part = test.get("max_particles", 30)
@@ -125,7 +126,8 @@ def outputs(model: torch.nn.Module, x, n_samples: int = 100, seed: int = 0,
     return predict(model, x, batch_size=1000 if hasattr(x, "tensors") else 4096, device=device)
 
 
-def evaluate(model: torch.nn.Module, test: dict, metric: str, device: torch.device | None = None) -> float:
+def evaluate(model: torch.nn.Module, test: dict, metric: str, device: torch.device | None = None,
+             sample=None) -> float:
     """``metric`` of ``model`` on the test split ``test``.
 
     ``auc``, ``bce``: a classifier with one output (a logit) on a classification toy (the BCE, unlike
@@ -133,11 +135,12 @@ def evaluate(model: torch.nn.Module, test: dict, metric: str, device: torch.devi
     error of the predicted mean. ``nll``: mean Gaussian negative log-likelihood of the test data
     under the predicted N(μ, σ²), for outputs (μ, log σ); for an ensemble or a Bayesian network μ
     and σ are the mean and σ_tot of :func:`hepcourse.models.predictive_moments`. The network runs on
-    ``device`` (default the CPU).
+    ``device`` (default the CPU). ``sample``: the ``(x, y)`` of :func:`test_sample` (``test``), when the caller
+    has read it already (several models evaluated on one split).
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
-    x, y = test_sample(test)
+    x, y = test_sample(test) if sample is None else sample
     out = outputs(model, x, device=device)
     if out.ndim == 1:                                    # (N,): one logit per event (chapter 04 taggers)
         out = out[:, None]

@@ -243,11 +243,16 @@ def _data_verify(args) -> int:
 # ----------------------------------------------------------------------------- the parser
 
 
+def _command_with_steps(sub, name: str, help: str, **kwargs):
+    """``hepcourse NAME STEP ...``: the parser of command ``name``; returns the subparsers of its steps."""
+    command = sub.add_parser(name, help=help, **kwargs)
+    return command.add_subparsers(dest="step", required=True, metavar="STEP")
+
+
 def _grade_parser(sub) -> None:
-    grade = sub.add_parser("grade", help="grade a class: doctor, collect, autograde, feedback, export",
-                           description="Grade a class (book/instructor.md). Grading data live in grading/ "
-                                       "or $HEPCOURSE_GRADING_DIR.")
-    steps = grade.add_subparsers(dest="step", required=True, metavar="STEP")
+    steps = _command_with_steps(sub, "grade", "grade a class: doctor, collect, autograde, feedback, export",
+                                description="Grade a class (book/instructor.md). Grading data live in grading/ "
+                                            "or $HEPCOURSE_GRADING_DIR.")
     private = argparse.ArgumentParser(add_help=False)
     private.add_argument("--solutions", help="a private copy of solutions/ whose hidden tests students have not seen")
 
@@ -286,8 +291,7 @@ def _grade_parser(sub) -> None:
 
 
 def _data_parser(sub) -> None:
-    data = sub.add_parser("data", help="the data sets: make, list, verify")
-    steps = data.add_subparsers(dest="step", required=True, metavar="STEP")
+    steps = _command_with_steps(sub, "data", "the data sets: make, list, verify")
     p = steps.add_parser("make", help="generate data sets into data/ (Pythia 8 + FastJet)")
     p.add_argument("names", nargs="+", help="data set names (hepcourse data list)")
     p.add_argument("--events", type=int, help="accepted jets per process (default: the committed size)")
@@ -303,8 +307,7 @@ def _data_parser(sub) -> None:
 
 
 def _bench_parser(sub) -> None:
-    bench = sub.add_parser("bench", help="benchmarks: taggers, grading")
-    steps = bench.add_subparsers(dest="step", required=True, metavar="STEP")
+    steps = _command_with_steps(sub, "bench", "benchmarks: taggers, grading")
     p = steps.add_parser("taggers", help="the benchmark table of the taggers of chapters 01-04")
     p.add_argument("--quick", action="store_true", help="tiny models on 2000 jets (writes _build/bench/)")
     p.add_argument("--only", nargs="*", help="only these (e.g. BDT PFN EdgeConv)")

@@ -177,7 +177,8 @@ TOP_QCD_A14 = DatasetSpec(
     common=COMMON_SETTINGS + ("Tune:pp = 21",),       # ATLAS A14 central tune, NNPDF2.3 LO
 )
 
-DIJET_MASSES = DatasetSpec(
+DIJET_MASSES = dataclasses.replace(
+    DIJET,                        # the same generator settings, selection and chunking as dijet-resonance
     name="dijet-signal-masses",
     description="the dijet-resonance signal W' (3.5 TeV) -> X Y (Y = 100 GeV) -> 4 quarks at X masses of 300, 400, "
                 "600 and 700 GeV, one tree per mass; jet-level quantities only",
@@ -186,16 +187,7 @@ DIJET_MASSES = DatasetSpec(
                     for mx in (300, 400, 600, 700)),
     filename="dijet-signal-masses.root",
     default_events=2_000,
-    chunk_size=2_000,
-    batch_size=25,
-    jet_r=1.0,
-    pt_min=1200.0,
-    pt_max=1e9,
-    eta_max=2.5,
     max_particles=0,              # no constituents: the parameterized network reads jet masses and tau_21
-    common=LHCO_COMMON,
-    kind="dijets",
-    unit="event",
 )
 
 DATASETS: dict[str, DatasetSpec] = {TOP_QCD.name: TOP_QCD, EE_Z.name: EE_Z, DIJET.name: DIJET,
