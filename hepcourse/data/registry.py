@@ -12,7 +12,9 @@ lists them by name; :func:`dataset` looks one up. Generation (:mod:`hepcourse.da
   event shapes, ``kind="events"``);
 * ``jets-top-qcd-a14``: the jets of ``jets-top-qcd`` with the ATLAS A14 tune (chapter 05's domain shift);
 * ``dijet-signal-masses``: the signal of ``dijet-resonance`` at m_X = 300, 400, 600, 700 GeV, jet-level only
-  (chapter 05's mass-parameterized network).
+  (chapter 05's mass-parameterized network);
+* ``dijet-features``: more QCD dijets of ``dijet-resonance``, jet-level only (chapter 06's weakly supervised
+  bump hunt; its signal is the one of ``dijet-resonance``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import dataclasses
 from dataclasses import asdict, dataclass, field
 
 __all__ = ["DATASETS", "DatasetSpec", "Process", "MAX_PARTICLES", "TOP_QCD", "EE_Z", "DIJET", "TOP_QCD_A14",
-           "DIJET_MASSES", "dataset", "with_params"]
+           "DIJET_MASSES", "DIJET_FEATURES", "dataset", "with_params"]
 
 MAX_PARTICLES = 128
 """Constituents stored per jet (the leading ones in pT). Jets with more keep their true count in
@@ -190,8 +192,30 @@ DIJET_MASSES = dataclasses.replace(
     max_particles=0,              # no constituents: the parameterized network reads jet masses and tau_21
 )
 
+# Chapter 06: a weakly supervised search needs many more background events than dijet-resonance holds;
+# jet-level quantities only (no constituents) keep the file at a few tens of bytes per event.
+DIJET_FEATURES = DatasetSpec(
+    name="dijet-features",
+    description="the QCD dijets of dijet-resonance (pp at 13 TeV, anti-kT R=1.0, leading jet pT > 1.2 TeV), "
+                "independent events, jet-level quantities only (m_jj, jet masses, tau_N)",
+    processes=(DIJET.processes[1],),
+    filename="dijet-features.root",
+    default_events=36_000,
+    chunk_size=2_000,
+    batch_size=25,
+    jet_r=1.0,
+    pt_min=1200.0,
+    pt_max=1e9,
+    eta_max=2.5,
+    max_particles=0,              # no constituents
+    common=LHCO_COMMON,
+    kind="dijets",
+    unit="event",
+)
+
 DATASETS: dict[str, DatasetSpec] = {TOP_QCD.name: TOP_QCD, EE_Z.name: EE_Z, DIJET.name: DIJET,
-                                    TOP_QCD_A14.name: TOP_QCD_A14, DIJET_MASSES.name: DIJET_MASSES}
+                                    TOP_QCD_A14.name: TOP_QCD_A14, DIJET_MASSES.name: DIJET_MASSES,
+                                    DIJET_FEATURES.name: DIJET_FEATURES}
 
 
 def with_params(spec: DatasetSpec, params: dict | None) -> DatasetSpec:
