@@ -17,6 +17,8 @@
   particle transformer, Lorentz-invariant network), each called as ``model(x, p4, mask)``.
 * :mod:`~hepcourse.models.features` — chapter 05's MLP on high-level jet features with built-in
   standardisation (:class:`FeatureMLP`).
+* :mod:`~hepcourse.models.autoencoder`, :mod:`~hepcourse.models.vae` — chapter 06's autoencoder
+  (:class:`Autoencoder`, :func:`reconstruction_error`) and variational autoencoder (:class:`VAE`, :func:`kl_normal`).
 * :mod:`~hepcourse.models.gan` — chapter 07's GAN and WGAN-GP (:class:`GAN`, :class:`GANConfig`,
   :func:`gradient_penalty`, :func:`train_gan`).
 
@@ -38,6 +40,9 @@ from .lorentz import LorentzConfig, LorentzInvariantNet
 from .transformer import ParticleTransformer, TransformerConfig
 # chapter 05: a tagger on high-level jet features
 from .features import FeatureMLP, FeatureMLPConfig
+# chapter 06: autoencoders for anomaly detection (chapter 07 reuses the VAE)
+from .autoencoder import Autoencoder, AutoencoderConfig, reconstruction_error, reconstruction_loss
+from .vae import VAE, VAEConfig, kl_normal, vae_loss, vae_scores
 # chapter 07: generative adversarial networks
 from .gan import GAN, GANConfig, gradient_penalty, train_gan
 
@@ -46,13 +51,15 @@ __all__ = ["MLP", "MLPConfig", "init_weight_", "BayesLinear", "BayesianMLP", "Ba
            "CNN", "CNNConfig", "PhiConv2d", "saliency", "layer_stack", "masked_sum", "masked_mean", "Standardise",
            "momentum_projection", "build", "DeepSetsConfig", "ParticleFlowNetwork", "EnergyFlowNetwork",
            "EdgeConvConfig", "EdgeConvNet", "TransformerConfig", "ParticleTransformer", "LorentzConfig",
-           "LorentzInvariantNet", "FeatureMLP", "FeatureMLPConfig", "GAN", "GANConfig", "gradient_penalty",
-           "train_gan"]
+           "LorentzInvariantNet", "FeatureMLP", "FeatureMLPConfig", "Autoencoder", "AutoencoderConfig",
+           "reconstruction_error", "reconstruction_loss", "VAE", "VAEConfig", "kl_normal", "vae_loss", "vae_scores",
+           "GAN", "GANConfig", "gradient_penalty", "train_gan"]
 
 _CLASSES = {c.__name__: c for c in (MLP, BayesianMLP, Ensemble, CNN,                            # chapters 02, 03
                                     ParticleFlowNetwork, EnergyFlowNetwork, EdgeConvNet,         # chapter 04
                                     ParticleTransformer, LorentzInvariantNet,
                                     FeatureMLP,                                                  # chapter 05
+                                    Autoencoder, VAE,                                            # chapter 06
                                     GAN)}                                                        # chapter 07
 
 
