@@ -89,3 +89,17 @@ def test_subtraction_and_ring():
     # a 2D Gaussian lies beyond 3σ of its centre with probability exp(−9/2) = 0.011
     assert counts.min() > 800 and off == pytest.approx(np.exp(-4.5), abs=4 * np.sqrt(0.011 / 8000))
 
+
+
+def test_z_to_mumu_kinematics():
+    rng = np.random.default_rng(6)
+    x = tg.z_to_mumu(20_000, rng)
+    m = tg.dimuon_mass(x)
+    assert x.shape == (20_000, 6) and np.all((m > 60 - 1e-6) & (m < 120 + 1e-6))
+    # the mass follows the Breit–Wigner in s: the median is near m_Z, the quartiles at ±Γ/2 in m (for Γ ≪ m)
+    q1, med, q3 = np.percentile(m, [25, 50, 75])
+    assert med == pytest.approx(91.19, abs=0.1) and q3 - q1 == pytest.approx(2.5, abs=0.2)
+    import torch
+    np.testing.assert_allclose(tg.dimuon_mass(torch.as_tensor(x[:100])).numpy(), m[:100], rtol=1e-9)
+    pt = np.hypot(x[:, 0] + x[:, 3], x[:, 1] + x[:, 4])
+    assert np.mean(pt) == pytest.approx(10.0, abs=4 * 10 / np.sqrt(20_000))   # exponential p_T of the Z, mean 10 GeV
