@@ -19,6 +19,8 @@
   standardisation (:class:`FeatureMLP`).
 * :mod:`~hepcourse.models.autoencoder`, :mod:`~hepcourse.models.vae` — chapter 06's autoencoder
   (:class:`Autoencoder`, :func:`reconstruction_error`) and variational autoencoder (:class:`VAE`, :func:`kl_normal`).
+* :mod:`~hepcourse.models.gan` — chapter 07's GAN and WGAN-GP (:class:`GAN`, :class:`GANConfig`,
+  :func:`gradient_penalty`, :func:`train_gan`).
 
 Every model is a plain ``torch.nn.Module`` that runs on ``hepcourse.config.device()`` (CPU, CUDA
 or MPS); none of them moves itself to a device. Every hyperparameter sits in the model's config
@@ -41,6 +43,8 @@ from .features import FeatureMLP, FeatureMLPConfig
 # chapter 06: autoencoders for anomaly detection (chapter 07 reuses the VAE)
 from .autoencoder import Autoencoder, AutoencoderConfig, reconstruction_error, reconstruction_loss
 from .vae import VAE, VAEConfig, kl_normal, vae_loss, vae_scores
+# chapter 07: generative adversarial networks
+from .gan import GAN, GANConfig, gradient_penalty, train_gan
 
 __all__ = ["MLP", "MLPConfig", "init_weight_", "BayesLinear", "BayesianMLP", "BayesianConfig", "elbo",
            "predictive_moments", "BatchedLinear", "Ensemble", "EnsembleConfig", "repulsion", "median_bandwidth",
@@ -48,13 +52,15 @@ __all__ = ["MLP", "MLPConfig", "init_weight_", "BayesLinear", "BayesianMLP", "Ba
            "momentum_projection", "build", "DeepSetsConfig", "ParticleFlowNetwork", "EnergyFlowNetwork",
            "EdgeConvConfig", "EdgeConvNet", "TransformerConfig", "ParticleTransformer", "LorentzConfig",
            "LorentzInvariantNet", "FeatureMLP", "FeatureMLPConfig", "Autoencoder", "AutoencoderConfig",
-           "reconstruction_error", "reconstruction_loss", "VAE", "VAEConfig", "kl_normal", "vae_loss", "vae_scores"]
+           "reconstruction_error", "reconstruction_loss", "VAE", "VAEConfig", "kl_normal", "vae_loss", "vae_scores",
+           "GAN", "GANConfig", "gradient_penalty", "train_gan"]
 
 _CLASSES = {c.__name__: c for c in (MLP, BayesianMLP, Ensemble, CNN,                            # chapters 02, 03
                                     ParticleFlowNetwork, EnergyFlowNetwork, EdgeConvNet,         # chapter 04
                                     ParticleTransformer, LorentzInvariantNet,
                                     FeatureMLP,                                                  # chapter 05
-                                    Autoencoder, VAE)}                                           # chapter 06
+                                    Autoencoder, VAE,                                            # chapter 06
+                                    GAN)}                                                        # chapter 07
 
 
 def build(spec: dict):
