@@ -18,7 +18,10 @@
 * :mod:`~hepcourse.models.features` — chapter 05's MLP on high-level jet features with built-in
   standardisation (:class:`FeatureMLP`).
 * :mod:`~hepcourse.models.flows` — chapter 08's normalizing flows: affine (RealNVP) and rational-quadratic
-  spline couplings, conditional or not (:class:`Flow`, :class:`FlowConfig`).
+  spline couplings, conditional or not (:class:`Flow`, :class:`FlowConfig`); :mod:`~hepcourse.models.diffusion`
+  (:class:`DDPM`, the closed-form forward process and the corrected posterior) and
+  :mod:`~hepcourse.models.flow_matching` (:class:`CFM`, conditional flow matching, sampled through
+  :mod:`hepcourse.ode`).
 
 Every model is a plain ``torch.nn.Module`` that runs on ``hepcourse.config.device()`` (CPU, CUDA
 or MPS); none of them moves itself to a device. Every hyperparameter sits in the model's config
@@ -40,19 +43,22 @@ from .transformer import ParticleTransformer, TransformerConfig
 from .features import FeatureMLP, FeatureMLPConfig
 # chapter 08: generative models II
 from .flows import Flow, FlowConfig
+from .diffusion import DDPM, DDPMConfig
+from .flow_matching import CFM, CFMConfig
 
 __all__ = ["MLP", "MLPConfig", "init_weight_", "BayesLinear", "BayesianMLP", "BayesianConfig", "elbo",
            "predictive_moments", "BatchedLinear", "Ensemble", "EnsembleConfig", "repulsion", "median_bandwidth",
            "CNN", "CNNConfig", "PhiConv2d", "saliency", "layer_stack", "masked_sum", "masked_mean", "Standardise",
            "momentum_projection", "build", "DeepSetsConfig", "ParticleFlowNetwork", "EnergyFlowNetwork",
            "EdgeConvConfig", "EdgeConvNet", "TransformerConfig", "ParticleTransformer", "LorentzConfig",
-           "LorentzInvariantNet", "FeatureMLP", "FeatureMLPConfig", "Flow", "FlowConfig"]
+           "LorentzInvariantNet", "FeatureMLP", "FeatureMLPConfig", "Flow", "FlowConfig", "DDPM",
+           "DDPMConfig", "CFM", "CFMConfig"]
 
 _CLASSES = {c.__name__: c for c in (MLP, BayesianMLP, Ensemble, CNN,                            # chapters 02, 03
                                     ParticleFlowNetwork, EnergyFlowNetwork, EdgeConvNet,         # chapter 04
                                     ParticleTransformer, LorentzInvariantNet,
                                     FeatureMLP,                                                  # chapter 05
-                                    Flow)}                                                       # chapter 08
+                                    Flow, DDPM, CFM)}                                                       # chapter 08
 
 
 def build(spec: dict):
