@@ -196,10 +196,12 @@ def apply_threshold(x: np.ndarray, threshold: float) -> np.ndarray:
 class ShowerPreprocessor:
     """Showers ↔ unbounded, standardised features for a density network, and the condition.
 
-    Features (L·R per shower): log(E_l/E_inc) for each layer, then per layer the log-ratios
-    log(x_{lk}/x_{l0}) of the rings k ≥ 1 to the core (an additive log-ratio: a bijection between the
-    fractions of a layer and R − 1 real numbers), after :func:`dequantize`. The condition is
-    log(E_inc/GeV), standardised. :meth:`fit` takes the standardisation from training showers.
+    Features (L·R per shower), after :func:`dequantize` and :func:`normalize_layers`: the response
+    log(S/E_inc) with S = Σ_l E_l (first, so that the resolution is one feature's width); the layer energies as
+    log-ratios log(E_l/E_m) to the middle layer m = L // 2 (L − 1 numbers); per layer the log-ratios
+    log(x_{lk}/x_{l0}) of the rings k ≥ 1 to the core. Each group of log-ratios (an additive log-ratio
+    transform) is a bijection between fractions that sum to one and unbounded real numbers. The condition
+    is log(E_inc/GeV) mapped to [−1, 1]. :meth:`fit` takes the standardisation from training showers.
     """
 
     def __init__(self, n_layers: int, n_rings: int, threshold: float, e_min: float = 1.0, e_max: float = 100.0):
@@ -215,9 +217,12 @@ class ShowerPreprocessor:
     def _raw(self, x, E, rng):
         x = dequantize(x, self.threshold, rng)
         e, frac = normalize_layers(x)
-        log_e = np.log(e / np.asarray(E, dtype=float)[:, None])                     # (N, L)
-        alr = np.log(frac[:, :, 1:] / frac[:, :, :1]).reshape(len(x), -1)          # (N, L (R − 1))
-        return np.concatenate([log_e, alr], axis=1)
+        m = self.n_layers // 2
+        others = [l for l in range(self.n_layers) if l != m]
+        log_s = np.log(e.sum(1) / np.asarray(E, dtype=float))[:, None]               # (N, 1)
+        layer_alr = np.log(e[:, others] / e[:, [m]])                                # (N, L − 1)
+        ring_alr = np.log(frac[:, :, 1:] / frac[:, :, :1]).reshape(len(x), -1)      # (N, L (R − 1))
+        return np.concatenate([log_s, layer_alr, ring_alr], axis=1)
 
     def fit(self, x, E, rng: np.random.Generator) -> "ShowerPreprocessor":
         raw = self._raw(x, E, rng)
@@ -231,9 +236,15 @@ class ShowerPreprocessor:
     def showers(self, f, E) -> np.ndarray:
         """Features (N, L·R) → showers (N, L, R) with the threshold applied."""
         f = np.asarray(f, dtype=float) * self.std + self.mean
-        L, R = self.n_layers, self.n_rings
-        e = np.exp(np.clip(f[:, :L], -30, 5)) * np.asarray(E, dtype=float)[:, None]
-        logits = np.concatenate([np.zeros((len(f), L, 1)), f[:, L:].reshape(len(f), L, R - 1)], axis=2)
-        logits = np.clip(logits, -60, 60)
-        frac = np.exp(logits - logits.max(axis=2, keepdims=True))
-        return apply_threshold(denormalize_layers(e, frac), self.threshold)
+        L, R, n = self.n_layers, self.n_rings, len(f)
+        m = self.n_layers // 2
+        S = np.exp(np.clip(f[:, 0], -30, 5)) * np.asarray(E, dtype=float)              # (N,)
+        layer_logits = np.insert(np.clip(f[:, 1:L], -60, 60), m, 0.0, axis=1)          # (N, L)
+        e = S[:, None] * _softmax(layer_logits)
+        ring_logits = np.concatenate([np.zeros((n, L, 1)), np.clip(f[:, L:].reshape(n, L, R - 1), -60, 60)], 2)
+        return apply_threshold(denormalize_layers(e, _softmax(ring_logits)), self.threshold)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = np.exp(z - z.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
