@@ -21,7 +21,8 @@
   spline couplings, conditional or not (:class:`Flow`, :class:`FlowConfig`); :mod:`~hepcourse.models.diffusion`
   (:class:`DDPM`, the closed-form forward process and the corrected posterior) and
   :mod:`~hepcourse.models.flow_matching` (:class:`CFM`, conditional flow matching, sampled through
-  :mod:`hepcourse.ode`).
+  :mod:`hepcourse.ode`); :mod:`~hepcourse.models.autoregressive` (:class:`AutoregressiveDensity`, a causal
+  transformer with Gaussian-mixture conditionals).
 
 Every model is a plain ``torch.nn.Module`` that runs on ``hepcourse.config.device()`` (CPU, CUDA
 or MPS); none of them moves itself to a device. Every hyperparameter sits in the model's config
@@ -45,6 +46,7 @@ from .features import FeatureMLP, FeatureMLPConfig
 from .flows import Flow, FlowConfig
 from .diffusion import DDPM, DDPMConfig
 from .flow_matching import CFM, CFMConfig
+from .autoregressive import ARConfig, AutoregressiveDensity
 
 __all__ = ["MLP", "MLPConfig", "init_weight_", "BayesLinear", "BayesianMLP", "BayesianConfig", "elbo",
            "predictive_moments", "BatchedLinear", "Ensemble", "EnsembleConfig", "repulsion", "median_bandwidth",
@@ -52,13 +54,13 @@ __all__ = ["MLP", "MLPConfig", "init_weight_", "BayesLinear", "BayesianMLP", "Ba
            "momentum_projection", "build", "DeepSetsConfig", "ParticleFlowNetwork", "EnergyFlowNetwork",
            "EdgeConvConfig", "EdgeConvNet", "TransformerConfig", "ParticleTransformer", "LorentzConfig",
            "LorentzInvariantNet", "FeatureMLP", "FeatureMLPConfig", "Flow", "FlowConfig", "DDPM",
-           "DDPMConfig", "CFM", "CFMConfig"]
+           "DDPMConfig", "CFM", "CFMConfig", "ARConfig", "AutoregressiveDensity"]
 
 _CLASSES = {c.__name__: c for c in (MLP, BayesianMLP, Ensemble, CNN,                            # chapters 02, 03
                                     ParticleFlowNetwork, EnergyFlowNetwork, EdgeConvNet,         # chapter 04
                                     ParticleTransformer, LorentzInvariantNet,
                                     FeatureMLP,                                                  # chapter 05
-                                    Flow, DDPM, CFM)}                                                       # chapter 08
+                                    Flow, DDPM, CFM, AutoregressiveDensity)}                                                       # chapter 08
 
 
 def build(spec: dict):
