@@ -21,6 +21,12 @@
   (:class:`Autoencoder`, :func:`reconstruction_error`) and variational autoencoder (:class:`VAE`, :func:`kl_normal`).
 * :mod:`~hepcourse.models.gan` — chapter 07's GAN and WGAN-GP (:class:`GAN`, :class:`GANConfig`,
   :func:`gradient_penalty`, :func:`train_gan`).
+* :mod:`~hepcourse.models.flows` — chapter 08's normalizing flows: affine (RealNVP) and rational-quadratic
+  spline couplings, conditional or not (:class:`Flow`, :class:`FlowConfig`); :mod:`~hepcourse.models.diffusion`
+  (:class:`DDPM`, the closed-form forward process and the corrected posterior) and
+  :mod:`~hepcourse.models.flow_matching` (:class:`CFM`, conditional flow matching, sampled through
+  :mod:`hepcourse.ode`); :mod:`~hepcourse.models.autoregressive` (:class:`AutoregressiveDensity`, a causal
+  transformer with Gaussian-mixture conditionals).
 
 Every model is a plain ``torch.nn.Module`` that runs on ``hepcourse.config.device()`` (CPU, CUDA
 or MPS); none of them moves itself to a device. Every hyperparameter sits in the model's config
@@ -45,6 +51,11 @@ from .autoencoder import Autoencoder, AutoencoderConfig, reconstruction_error, r
 from .vae import VAE, VAEConfig, kl_normal, vae_loss, vae_scores
 # chapter 07: generative adversarial networks
 from .gan import GAN, GANConfig, gradient_penalty, train_gan
+# chapter 08: generative models II
+from .flows import Flow, FlowConfig
+from .diffusion import DDPM, DDPMConfig
+from .flow_matching import CFM, CFMConfig
+from .autoregressive import ARConfig, AutoregressiveDensity
 
 __all__ = ["MLP", "MLPConfig", "init_weight_", "BayesLinear", "BayesianMLP", "BayesianConfig", "elbo",
            "predictive_moments", "BatchedLinear", "Ensemble", "EnsembleConfig", "repulsion", "median_bandwidth",
@@ -53,14 +64,16 @@ __all__ = ["MLP", "MLPConfig", "init_weight_", "BayesLinear", "BayesianMLP", "Ba
            "EdgeConvConfig", "EdgeConvNet", "TransformerConfig", "ParticleTransformer", "LorentzConfig",
            "LorentzInvariantNet", "FeatureMLP", "FeatureMLPConfig", "Autoencoder", "AutoencoderConfig",
            "reconstruction_error", "reconstruction_loss", "VAE", "VAEConfig", "kl_normal", "vae_loss", "vae_scores",
-           "GAN", "GANConfig", "gradient_penalty", "train_gan"]
+           "GAN", "GANConfig", "gradient_penalty", "train_gan",
+           "Flow", "FlowConfig", "DDPM", "DDPMConfig", "CFM", "CFMConfig", "ARConfig", "AutoregressiveDensity"]
 
 _CLASSES = {c.__name__: c for c in (MLP, BayesianMLP, Ensemble, CNN,                            # chapters 02, 03
                                     ParticleFlowNetwork, EnergyFlowNetwork, EdgeConvNet,         # chapter 04
                                     ParticleTransformer, LorentzInvariantNet,
                                     FeatureMLP,                                                  # chapter 05
                                     Autoencoder, VAE,                                            # chapter 06
-                                    GAN)}                                                        # chapter 07
+                                    GAN,                                                        # chapter 07
+                                    Flow, DDPM, CFM, AutoregressiveDensity)}                     # chapter 08
 
 
 def build(spec: dict):

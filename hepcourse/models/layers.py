@@ -6,7 +6,8 @@ particles of a padded set, and a momentum-conserving projection layer.
   stand-alone fully connected network of chapter 02, with its initialisations and activations);
 * :func:`masked_sum`, :func:`masked_mean` — Σ_i over the real particles of a padded batch (B, N, D) → (B, D);
 * :class:`Standardise` — (x − shift)/scale with fixed constants, built once as buffers that move with the model;
-* :func:`momentum_projection` — the closest per-particle weights that conserve transverse momentum.
+* :func:`momentum_projection` — the closest per-particle weights that conserve transverse momentum;
+* :func:`time_features` — the time t ∈ [0, 1] of a diffusion or flow-matching network as Fourier features.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["layer_stack", "masked_sum", "masked_mean", "Standardise", "momentum_projection"]
+__all__ = ["layer_stack", "masked_sum", "masked_mean", "Standardise", "momentum_projection", "time_features"]
 
 
 def layer_stack(widths: list[int], final_activation: bool = True) -> nn.Sequential:
@@ -88,3 +89,12 @@ def momentum_projection(scores: torch.Tensor, p_xy: torch.Tensor, mask: torch.Te
     gram = P @ p_xy + eps * torch.eye(2, dtype=P.dtype, device=P.device)       # (B, 2, 2)
     lam = torch.linalg.solve(gram, (P @ scores[..., None]))                    # (B, 2, 1)
     return scores - (p_xy @ lam)[..., 0]                                       # (B, N)
+
+
+def time_features(t: torch.Tensor, n_freq: int = 4) -> torch.Tensor:
+    """[t, sin(2^k π t), cos(2^k π t) for k < n_freq]: the time input of the networks of chapter 08 (denoising
+    diffusion, flow matching), so that a small MLP can resolve fast changes in t. t (B,) or (B, 1) →
+    (B, 1 + 2 n_freq)."""
+    t = t.reshape(-1, 1)
+    freqs = torch.pi * 2.0 ** torch.arange(n_freq, device=t.device, dtype=t.dtype)    # (n_freq,)
+    return torch.cat([t, torch.sin(t * freqs), torch.cos(t * freqs)], dim=1)
