@@ -19,6 +19,9 @@
   standardisation (:class:`FeatureMLP`).
 * :mod:`~hepcourse.models.flows` — chapter 08's normalizing flows: affine (RealNVP) and rational-quadratic
   spline couplings, conditional or not (:class:`Flow`, :class:`FlowConfig`).
+* :mod:`~hepcourse.models.sbi` — chapter 09's simulation-based inference: the ratio estimator of CARL and NRE
+  (:class:`RatioEstimator`), the losses of NRE, SALLY and NPE, a mixture density network for posteriors
+  (:class:`MixtureDensity`).
 
 Every model is a plain ``torch.nn.Module`` that runs on ``hepcourse.config.device()`` (CPU, CUDA
 or MPS); none of them moves itself to a device. Every hyperparameter sits in the model's config
@@ -40,19 +43,23 @@ from .transformer import ParticleTransformer, TransformerConfig
 from .features import FeatureMLP, FeatureMLPConfig
 # chapter 08: generative models II
 from .flows import Flow, FlowConfig
+# chapter 09: simulation-based inference
+from .sbi import MixtureConfig, MixtureDensity, RatioConfig, RatioEstimator, npe_loss, nre_loss, sally_loss
 
 __all__ = ["MLP", "MLPConfig", "init_weight_", "BayesLinear", "BayesianMLP", "BayesianConfig", "elbo",
            "predictive_moments", "BatchedLinear", "Ensemble", "EnsembleConfig", "repulsion", "median_bandwidth",
            "CNN", "CNNConfig", "PhiConv2d", "saliency", "layer_stack", "masked_sum", "masked_mean", "Standardise",
            "momentum_projection", "build", "DeepSetsConfig", "ParticleFlowNetwork", "EnergyFlowNetwork",
            "EdgeConvConfig", "EdgeConvNet", "TransformerConfig", "ParticleTransformer", "LorentzConfig",
-           "LorentzInvariantNet", "FeatureMLP", "FeatureMLPConfig", "Flow", "FlowConfig"]
+           "LorentzInvariantNet", "FeatureMLP", "FeatureMLPConfig", "Flow", "FlowConfig",
+           "RatioConfig", "RatioEstimator", "MixtureConfig", "MixtureDensity", "nre_loss", "sally_loss", "npe_loss"]
 
 _CLASSES = {c.__name__: c for c in (MLP, BayesianMLP, Ensemble, CNN,                            # chapters 02, 03
                                     ParticleFlowNetwork, EnergyFlowNetwork, EdgeConvNet,         # chapter 04
                                     ParticleTransformer, LorentzInvariantNet,
                                     FeatureMLP,                                                  # chapter 05
-                                    Flow)}                                                       # chapter 08
+                                    Flow,                                                        # chapter 08
+                                    RatioEstimator, MixtureDensity)}                             # chapter 09
 
 
 def build(spec: dict):

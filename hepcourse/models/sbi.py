@@ -175,7 +175,7 @@ def npe_loss(model: nn.Module, batch) -> torch.Tensor:
     cover (the expected KL divergence from the true posterior plus a constant). ``model`` is any
     conditional density with ``log_prob(θ, context)``: a :class:`MixtureDensity` or a conditional flow."""
     theta, x = batch[0], batch[1]
-    return -model.log_prob(theta, x).mean()
+    return -model.log_prob(_column(theta), x).mean()
 
 
 # ------------------------------------------------------------------------------------ 1D posteriors on a grid
