@@ -43,6 +43,27 @@ def _ours(theta, x, epochs: int, seed: int):
     return sample
 
 
+class _NoTracker:
+    """sbi's experiment-tracking interface (``sbi.sbi_types.Tracker``), logging nothing."""
+
+    log_dir = None
+
+    def log_metric(self, name, value, step=None):
+        pass
+
+    def log_metrics(self, metrics, step=None):
+        pass
+
+    def log_params(self, params):
+        pass
+
+    def add_figure(self, name, figure, step=None):
+        pass
+
+    def flush(self):
+        pass
+
+
 def _peer(theta, x, epochs: int, seed: int):
     from sbi.inference import NPE
     from sbi.neural_nets import posterior_nn
@@ -52,7 +73,7 @@ def _peer(theta, x, epochs: int, seed: int):
     prior = BoxUniform(torch.tensor([LATENT_GAUSS.low]), torch.tensor([LATENT_GAUSS.high]))
     inference = NPE(prior=prior, density_estimator=posterior_nn(model="nsf", hidden_features=64, num_transforms=2,
                                                                 num_bins=10),
-                    show_progress_bars=False)
+                    tracker=_NoTracker(), show_progress_bars=False)   # sbi's default writes ./sbi-logs
     inference.append_simulations(torch.as_tensor(theta[:, None], dtype=torch.float32), torch.as_tensor(x, dtype=torch.float32))
     estimator = inference.train(training_batch_size=256, learning_rate=3e-3, max_num_epochs=epochs, stop_after_epochs=10 ** 6,
                                 show_train_summary=False)
