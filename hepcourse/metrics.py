@@ -897,3 +897,54 @@ def shower_report(ref, E_ref, gen, E_gen, centers, edges, f, ref2=None, E_ref2=N
     if ref2 is not None:
         table["floor"] = checks(ref2, E_ref2)
     return pd.DataFrame(table)
+# ----------------------------------------------------------------------- posterior diagnostics
+# Chapter 09: is a learned posterior the right one? A classifier two-sample test against samples of
+# the exact posterior (:func:`c2st_auc`, above), the expected coverage of its credible intervals, and
+# simulation-based calibration (the PDG review [pdg2025ml], Sec. 41.6, "calibration"; Talts et al. 2018).
+
+
+def posterior_quantile(samples, truth) -> np.ndarray:
+    """The posterior CDF at the true parameter, estimated from posterior samples: the fraction of the
+    samples (M, S) of each of M posteriors that lie below its truth (M,). Uniform on [0, 1] for a
+    calibrated posterior, averaged over the prior."""
+    samples, truth = np.asarray(samples, dtype=float), np.asarray(truth, dtype=float)
+    return np.mean(samples < truth[:, None], axis=1)
+
+
+def expected_coverage(quantiles, levels) -> np.ndarray:
+    """Expected coverage of central credible intervals: for each credibility level α of ``levels``, the
+    fraction of the M posteriors whose central α-interval [q_{(1−α)/2}, q_{(1+α)/2}] contains the truth,
+    i.e. |u − ½| ≤ α/2 for u the posterior CDF at the truth (:func:`posterior_quantile`). A calibrated
+    posterior gives coverage = α (the diagonal); below it the posterior is overconfident (too narrow or
+    biased), above it conservative. Binomial error of each point: √(α(1 − α)/M)."""
+    u = np.asarray(quantiles, dtype=float)
+    levels = np.asarray(levels, dtype=float)
+    return np.mean(np.abs(u[None, :] - 0.5) <= levels[:, None] / 2 + 1e-12, axis=1)
+
+
+def hpd_coverage(log_prob_samples, log_prob_truth, levels) -> np.ndarray:
+    """Expected coverage of highest-posterior-density regions (any dimension): the truth lies in the
+    α-HPD region of its posterior when the fraction of posterior samples with a higher density than the
+    truth's is at most α. ``log_prob_samples`` (M, S): the posterior's log density at S of its own samples;
+    ``log_prob_truth`` (M,): at the truth. Calibrated: coverage = α."""
+    lps, lpt = np.asarray(log_prob_samples, dtype=float), np.asarray(log_prob_truth, dtype=float)
+    frac = np.mean(lps > lpt[:, None], axis=1)                               # (M,)
+    return np.mean(frac[None, :] <= np.asarray(levels, dtype=float)[:, None], axis=1)
+
+
+def sbc_ranks(samples, truth) -> np.ndarray:
+    """Simulation-based calibration (Talts et al. 2018): the rank of each truth among its L posterior
+    samples, the number of samples below it: integers 0 … L, (M,). If θ ~ prior, x ~ p(x|θ) and the
+    samples come from the right posterior, the ranks are uniform on {0, …, L}."""
+    samples, truth = np.asarray(samples, dtype=float), np.asarray(truth, dtype=float)
+    return np.sum(samples < truth[:, None], axis=1)
+
+
+def sbc_uniformity(ranks, n_samples: int, n_bins: int = 10) -> tuple[np.ndarray, float]:
+    """Histogram of SBC ranks (0 … ``n_samples``) in ``n_bins`` equal bins and the p-value of a χ² test of
+    uniformity. (n_samples + 1) should be a multiple of n_bins, so each bin holds as many ranks."""
+    ranks = np.asarray(ranks)
+    if (n_samples + 1) % n_bins:
+        raise ValueError(f"n_samples + 1 = {n_samples + 1} is not a multiple of n_bins = {n_bins}")
+    counts = np.bincount(ranks * n_bins // (n_samples + 1), minlength=n_bins)
+    return counts, float(_stats.chisquare(counts).pvalue)

@@ -114,8 +114,9 @@ def test_direct_imports_are_declared_dependencies():
     """Every third-party package that hepcourse imports is a dependency of the package (pythia8mc, only
     needed to generate data, in the `generate` extra; the website build's jupyter-cache in the `book`
     extra, and only for hepcourse/site.py); tooling stays in the extras."""
-    extra_of_module = {"site.py": "book"}       # the website build (`hepcourse site`) needs the book extra
-    extra_of_module["bench/peers.py"] = "peers"  # the comparison with peer libraries (zuko) needs the peers extra
+    extra_of_module = {"site.py": "book",       # the website build (`hepcourse site`) needs the book extra
+                       "bench/peers.py": "peers",   # chapter 08's comparison with zuko
+                       "bench/sbi_peers.py": "peers"}   # chapter 09's comparison with the sbi package
     imported = {}                               # top-level module -> the extras that may provide it
     for path in PACKAGE.rglob("*.py"):
         allowed = {"generate", extra_of_module.get(path.relative_to(PACKAGE).as_posix())}

@@ -27,6 +27,9 @@
   :mod:`~hepcourse.models.flow_matching` (:class:`CFM`, conditional flow matching, sampled through
   :mod:`hepcourse.ode`); :mod:`~hepcourse.models.autoregressive` (:class:`AutoregressiveDensity`, a causal
   transformer with Gaussian-mixture conditionals).
+* :mod:`~hepcourse.models.sbi` — chapter 09's simulation-based inference: the ratio estimator of CARL and NRE
+  (:class:`RatioEstimator`), the losses of NRE, SALLY and NPE, a mixture density network for posteriors
+  (:class:`MixtureDensity`).
 
 Every model is a plain ``torch.nn.Module`` that runs on ``hepcourse.config.device()`` (CPU, CUDA
 or MPS); none of them moves itself to a device. Every hyperparameter sits in the model's config
@@ -56,6 +59,8 @@ from .flows import Flow, FlowConfig
 from .diffusion import DDPM, DDPMConfig
 from .flow_matching import CFM, CFMConfig
 from .autoregressive import ARConfig, AutoregressiveDensity
+# chapter 09: simulation-based inference
+from .sbi import MixtureConfig, MixtureDensity, RatioConfig, RatioEstimator, npe_loss, nre_loss, sally_loss
 
 __all__ = ["MLP", "MLPConfig", "init_weight_", "BayesLinear", "BayesianMLP", "BayesianConfig", "elbo",
            "predictive_moments", "BatchedLinear", "Ensemble", "EnsembleConfig", "repulsion", "median_bandwidth",
@@ -65,7 +70,8 @@ __all__ = ["MLP", "MLPConfig", "init_weight_", "BayesLinear", "BayesianMLP", "Ba
            "LorentzInvariantNet", "FeatureMLP", "FeatureMLPConfig", "Autoencoder", "AutoencoderConfig",
            "reconstruction_error", "reconstruction_loss", "VAE", "VAEConfig", "kl_normal", "vae_loss", "vae_scores",
            "GAN", "GANConfig", "gradient_penalty", "train_gan",
-           "Flow", "FlowConfig", "DDPM", "DDPMConfig", "CFM", "CFMConfig", "ARConfig", "AutoregressiveDensity"]
+           "Flow", "FlowConfig", "DDPM", "DDPMConfig", "CFM", "CFMConfig", "ARConfig", "AutoregressiveDensity",
+           "RatioConfig", "RatioEstimator", "MixtureConfig", "MixtureDensity", "nre_loss", "sally_loss", "npe_loss"]
 
 _CLASSES = {c.__name__: c for c in (MLP, BayesianMLP, Ensemble, CNN,                            # chapters 02, 03
                                     ParticleFlowNetwork, EnergyFlowNetwork, EdgeConvNet,         # chapter 04
@@ -73,7 +79,8 @@ _CLASSES = {c.__name__: c for c in (MLP, BayesianMLP, Ensemble, CNN,            
                                     FeatureMLP,                                                  # chapter 05
                                     Autoencoder, VAE,                                            # chapter 06
                                     GAN,                                                        # chapter 07
-                                    Flow, DDPM, CFM, AutoregressiveDensity)}                     # chapter 08
+                                    Flow, DDPM, CFM, AutoregressiveDensity,                      # chapter 08
+                                    RatioEstimator, MixtureDensity)}                             # chapter 09
 
 
 def build(spec: dict):
