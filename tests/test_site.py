@@ -239,6 +239,9 @@ def test_search_over_http_finds_the_lecture(html, lectures, visit):
         server.close()
 
 
+SMART_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+
+
 def test_exercise_page_shows_instructions_and_stubs(rendered, exercises):
     for doc in exercises:
         nb = nbformat.read(ss.source_of(doc), as_version=4)
@@ -247,7 +250,8 @@ def test_exercise_page_shows_instructions_and_stubs(rendered, exercises):
         n_stubs = sum(c.source.count("raise NotImplementedError()") for c in nb.cells if c.cell_type == "code")
         assert headings and n_stubs, f"{doc}: the release has no headings or no stubs"
         page = rendered[f"{doc}.html"]
-        missing = [h for h in headings if re.sub(r"[`*_]", "", h.split("$")[0]).strip()[:30] not in page.text]
+        text = page.text.translate(SMART_QUOTES)       # Sphinx typesets ' and " as curly quotes
+        missing = [h for h in headings if re.sub(r"[`*_]", "", h.split("$")[0]).strip()[:30] not in text]
         shown = sum(t.count("raise NotImplementedError()") for t in page.code)
         assert not missing, f"{doc}.html does not show the headings {missing}"
         assert shown == n_stubs, f"{doc}.html shows {shown} stubs `raise NotImplementedError()`, the release has {n_stubs}"
