@@ -51,7 +51,7 @@ import numpy as np
 from .. import config
 from ..physics.jets import delta_r, pt_eta_phi, tau_n
 from .io import PART_FIELDS
-from .registry import DatasetSpec, Process, dataset, with_params
+from .registry import DatasetSpec, Process, chunk_params, dataset, for_chunk, with_params
 
 __all__ = ["chunk_seed", "generate_chunk", "make", "versions", "MakeResult", "sample_events", "fingerprint"]
 
@@ -192,8 +192,10 @@ def generate_chunk(spec: DatasetSpec, process_index: int, chunk_index: int, n_je
     Returns a dict of columns: NumPy arrays (one value per jet) and awkward arrays (constituents),
     the layout written by :func:`hepcourse.data.io.write_chunk`, plus ``"_stats"`` (events generated,
     seconds). The first k jets do not depend on ``n_jets`` (events are processed in order), which
-    is what makes a short run reproduce the beginning of a long one.
+    is what makes a short run reproduce the beginning of a long one. A data set with a ``prior`` (``ee-z-alphas``)
+    draws its parameters for this chunk from ``seed`` (:func:`hepcourse.data.registry.chunk_params`).
     """
+    spec = for_chunk(spec, seed)
     chunk = {"jets": _generate_jet_chunk, "events": _generate_event_chunk, "dijets": _generate_dijet_chunk}[spec.kind]
     return chunk(spec, process_index, chunk_index, n_jets, seed, progress)
 
@@ -336,6 +338,10 @@ def _generate_event_chunk(spec: DatasetSpec, process_index: int, chunk_index: in
     out["n_charged"] = np.bincount(row, weights=(charge != 0), minlength=len(counts)).astype(np.int32)
     out["event_index"] = np.arange(len(counts), dtype=np.int64)
     out["event_chunk"] = np.full(len(counts), chunk_index, dtype=np.int32)
+    for name in spec.prior:                  # the chunk's drawn parameters (alphas), one value per event
+        out[name] = np.full(len(counts), spec.extra[name], dtype=np.float64)
+    if spec.max_particles == 0:              # event level only: empty particle lists
+        jag = lambda a: ak.unflatten(a[:0], np.zeros(len(counts), dtype=np.int64))  # noqa: E731
     out["part"] = {"pt": ak.values_astype(jag(pt), np.float32), "eta": ak.values_astype(jag(eta), np.float32),
                    "phi": ak.values_astype(jag(phi), np.float32), "e": ak.values_astype(jag(e), np.float32),
                    "charge": jag(charge), "pid": ak.values_astype(jag(ids), np.int32)}
@@ -588,6 +594,7 @@ def make(name: str, events: int | None = None, seed: int | None = None, jobs: in
     if update_manifest:
         entry = dict(meta)
         entry.pop("chunk_seeds")
+        entry.pop("chunk_params", None)          # in the file (meta and one column per parameter)
         entry[f"rates_{spec.unit}s_per_s_per_core"] = _rates(spec, counts, stats)
         manifest.record(out, entry)
     return MakeResult(out, counts, seconds, _rates(spec, counts, stats), meta["generated_events"], meta["settings"])
@@ -649,6 +656,9 @@ def _metadata(spec: DatasetSpec, seed: int, events: int, counts: dict, stats: di
             "counts": counts, "versions": versions(), "settings": spec.settings(),
             "chunk_seeds": {proc.name: [chunk_seed(seed, name, i, k) for k in range(-(-events // spec.chunk_size))]
                             for i, proc in enumerate(spec.processes)},
+            **({"chunk_params": {proc.name: [chunk_params(spec, chunk_seed(seed, name, i, k))
+                                             for k in range(-(-events // spec.chunk_size))]
+                                 for i, proc in enumerate(spec.processes)}} if spec.prior else {}),
             "generated_events": {proc.name: sum(s["events"] for (p, _), s in stats.items() if p == i)
                                  for i, proc in enumerate(spec.processes)},
             "command": f"hepcourse data make {name} --events {events} --seed {seed}"

@@ -14,7 +14,9 @@ lists them by name; :func:`dataset` looks one up. Generation (:mod:`hepcourse.da
 * ``dijet-signal-masses``: the signal of ``dijet-resonance`` at m_X = 300, 400, 600, 700 GeV, jet-level only
   (chapter 05's mass-parameterized network);
 * ``dijet-features``: more QCD dijets of ``dijet-resonance``, jet-level only (chapter 06's weakly supervised
-  bump hunt; its signal is the one of ``dijet-resonance``).
+  bump hunt; its signal is the one of ``dijet-resonance``);
+* ``ee-z-alphas``: the events of ``ee-z-hadrons`` with alpha_s drawn from a uniform prior, one value per chunk,
+  event shapes only (chapter 09's simulation bank for the alpha_s measurement).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import dataclasses
 from dataclasses import asdict, dataclass, field
 
 __all__ = ["DATASETS", "DatasetSpec", "Process", "MAX_PARTICLES", "TOP_QCD", "EE_Z", "DIJET", "TOP_QCD_A14",
-           "DIJET_MASSES", "DIJET_FEATURES", "dataset", "with_params"]
+           "DIJET_MASSES", "DIJET_FEATURES", "EE_Z_ALPHAS", "dataset", "with_params", "chunk_params", "for_chunk"]
 
 MAX_PARTICLES = 128
 """Constituents stored per jet (the leading ones in pT). Jets with more keep their true count in
@@ -70,6 +72,7 @@ class DatasetSpec:
     extra: dict = field(default_factory=dict)
     kind: str = "jets"            # "jets": one selected jet per event; "events": whole events; "dijets": two jets
     unit: str = "jet"             # what --events counts, for messages and the MANIFEST
+    prior: dict = field(default_factory=dict)   # {parameter: (low, high)}: drawn uniformly once per chunk
     def settings(self) -> dict:
         """Everything that determines the generated jets (for the fingerprint and the MANIFEST).
         Listed explicitly, so that adding a field to this class does not invalidate the chunks of
@@ -79,6 +82,8 @@ class DatasetSpec:
                "eta_max": self.eta_max, "match_r": self.match_r, "max_particles": self.max_particles}
         if self.extra:
             out["extra"] = dict(self.extra)
+        if self.prior:
+            out["prior"] = {k: [float(lo), float(hi)] for k, (lo, hi) in self.prior.items()}
         if self.kind == "events":
             out["kind"] = self.kind
             for key in ("pt_min", "pt_max", "eta_max", "match_r", "jet_r"):
@@ -213,9 +218,43 @@ DIJET_FEATURES = DatasetSpec(
     unit="event",
 )
 
+# Chapter 09: a simulation bank for inferring alpha_s. The process and settings of ee-z-hadrons, but the final-state
+# shower's alpha_s(m_Z) is drawn from a uniform prior, once per chunk of 500 events (a chunk is one Pythia instance,
+# and its seed, derived from the base seed and the chunk index, also draws the value: chunk_params); event shapes
+# only (no particles), so the file stays at a few tens of bytes per event.
+EE_Z_ALPHAS = dataclasses.replace(
+    EE_Z,
+    name="ee-z-alphas",
+    description="e+e- -> Z -> hadrons at sqrt(s) = 91.1876 GeV as ee-z-hadrons, with TimeShower:alphaSvalue drawn "
+                "uniformly in [0.11, 0.15] once per chunk of 500 events; event shapes and multiplicities only",
+    filename="ee-z-alphas.root",
+    default_events=70_000,
+    chunk_size=500,
+    max_particles=0,              # no particles: event-level quantities only
+    extra={},
+    prior={"alphas": (0.11, 0.15)},
+)
+
 DATASETS: dict[str, DatasetSpec] = {TOP_QCD.name: TOP_QCD, EE_Z.name: EE_Z, DIJET.name: DIJET,
                                     TOP_QCD_A14.name: TOP_QCD_A14, DIJET_MASSES.name: DIJET_MASSES,
-                                    DIJET_FEATURES.name: DIJET_FEATURES}
+                                    DIJET_FEATURES.name: DIJET_FEATURES, EE_Z_ALPHAS.name: EE_Z_ALPHAS}
+
+
+def chunk_params(spec: DatasetSpec, seed: int) -> dict:
+    """The parameters of :attr:`DatasetSpec.prior` for the chunk generated with Pythia seed ``seed``: each drawn
+    uniformly in its range (rounded to 6 decimals) by a NumPy generator seeded with the chunk's seed, so that
+    the value, like the events, depends only on the base seed and the chunk index. Empty without a prior."""
+    import numpy as np
+
+    rng = np.random.default_rng([int(seed), 9])
+    return {k: round(float(lo + (hi - lo) * rng.random()), 6) for k, (lo, hi) in spec.prior.items()}
+
+
+def for_chunk(spec: DatasetSpec, seed: int) -> DatasetSpec:
+    """``spec`` with the parameters of its prior set to the values of the chunk of seed ``seed`` (itself without a prior)."""
+    if not spec.prior:
+        return spec
+    return dataclasses.replace(spec, extra={**spec.extra, **chunk_params(spec, seed)})
 
 
 def with_params(spec: DatasetSpec, params: dict | None) -> DatasetSpec:
