@@ -32,7 +32,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import config, metrics
+from . import config, distributed, metrics
 from .data import manifest
 from .losses import bce_with_logits, heteroscedastic_nll
 from .models import BayesianMLP, build, predictive_moments
@@ -161,14 +161,16 @@ def evaluate(model: torch.nn.Module, test: dict, metric: str, device: torch.devi
 
 def record(name: str, model: torch.nn.Module, seed: int, test: dict, metric: str, tolerance: float,
            notebook: str = "", value: float | None = None) -> dict:
-    """Write (or replace) the MANIFEST entry of checkpoint ``name``; returns the entry."""
+    """Write (or replace) the MANIFEST entry of checkpoint ``name``; returns the entry. Under ``torchrun`` only
+    process 0 writes (the others return the entry without writing)."""
     path = checkpoint_path(name)
     if value is None:
         value = evaluate(model, test, metric)
     entry = {"sha256": manifest.sha256(path), "seed": int(seed), "model": model_spec(model), "test": dict(test),
              "metric": {"name": metric, "value": round(float(value), 6), "tolerance": float(tolerance)},
              "notebook": notebook}
-    manifest.write_section("checkpoints", path.relative_to(config.ROOT).as_posix(), entry)
+    if distributed.is_main():
+        manifest.write_section("checkpoints", path.relative_to(config.ROOT).as_posix(), entry)
     return entry
 
 
@@ -195,8 +197,9 @@ def load_or_train(model: torch.nn.Module, name: str, train_fn: Callable[[torch.n
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         return model.to(config.device()).eval(), None
     result = train_fn(model)
-    if not quick:
+    if not quick and distributed.is_main():       # under torchrun: one process writes the file and the MANIFEST
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, path)
         record(name, model, seed, test, metric, tolerance, notebook)
+    distributed.barrier()
     return model.to(config.device()).eval(), result

@@ -105,19 +105,23 @@ def quick(quick_value, full_value):
 def device():
     """The torch device to compute on.
 
-    ``HEPCOURSE_DEVICE`` wins when set; otherwise CUDA, then Apple's MPS, then the CPU.
+    ``HEPCOURSE_DEVICE`` wins when set; otherwise CUDA, then Apple's MPS, then the CPU. In a process started by
+    ``torchrun`` (``LOCAL_RANK`` set), CUDA means the GPU of that number, ``cuda:LOCAL_RANK``: one GPU per process.
     """
     import torch
 
+    local_rank = os.environ.get("LOCAL_RANK", "").strip()
     forced = os.environ.get("HEPCOURSE_DEVICE", "").strip()
     if forced:
         dev = torch.device(forced)
         if dev.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError(f"HEPCOURSE_DEVICE={forced} but PyTorch sees no CUDA device; "
                                "unset HEPCOURSE_DEVICE to run on the CPU.")
+        if dev.type == "cuda" and dev.index is None and local_rank:
+            return torch.device("cuda", int(local_rank))
         return dev
     if torch.cuda.is_available():
-        return torch.device("cuda")
+        return torch.device("cuda", int(local_rank)) if local_rank else torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import config
+from . import config, distributed
 
 LossFn = Callable[[torch.nn.Module, object], torch.Tensor]
 """``loss_fn(model, batch) -> scalar tensor``: the batch is already on the model's device."""
@@ -97,10 +97,17 @@ class TensorLoader:
     def __len__(self) -> int:
         return (self.n + self.batch_size - 1) // self.batch_size
 
-    def __iter__(self):
-        order = torch.randperm(self.n, generator=self.generator) if self.shuffle else torch.arange(self.n)
+    def index_order(self) -> torch.Tensor:
+        """The order of the events in the next epoch (a new permutation at each call when shuffling)."""
+        return torch.randperm(self.n, generator=self.generator) if self.shuffle else torch.arange(self.n)
+
+    def batch_indices(self, order: torch.Tensor):
+        """The indices of each batch of one epoch in ``order``."""
         for start in range(0, self.n, self.batch_size):
-            idx = order[start:start + self.batch_size]
+            yield order[start:start + self.batch_size]
+
+    def __iter__(self):
+        for idx in self.batch_indices(self.index_order()):
             yield tuple(t[idx] for t in self.tensors)
 
 
@@ -144,7 +151,7 @@ def _mean_loss(model, loss_fn: LossFn, loader: Iterable, device, amp: bool, trai
         count += 1
     if count == 0:
         raise ValueError("the data loader yielded no batches")
-    return float(total) / count
+    return float(distributed.all_reduce_mean(total / count))   # the mean over the processes (one: itself)
 
 
 def fit(model: torch.nn.Module, loss_fn: LossFn, train_loader: Iterable,
@@ -156,12 +163,20 @@ def fit(model: torch.nn.Module, loss_fn: LossFn, train_loader: Iterable,
     With a ``val_loader``, the weights of the epoch with the lowest validation loss are restored
     at the end (unless ``cfg.restore_best`` is false) and training stops after ``cfg.patience``
     epochs without improvement. Without one, the training loss plays that role. The model stays on ``device`` (default ``config.device()``).
+
+    Under ``torchrun`` with several processes the same call trains data-parallel (:mod:`hepcourse.distributed`):
+    the model in ``DistributedDataParallel``, each process on its part of every batch, the losses and the
+    early-stopping decision shared, progress shown by process 0; the loss function may call the model's other
+    methods (``model.kl()``) through the wrapper. With one process nothing changes.
     """
     cfg = cfg or TrainConfig()
     device = device or config.device()
+    distributed.init(device)                      # under torchrun: join the process group (else nothing)
     if cfg.seed is not None:
         config.seed_everything(cfg.seed)
     model.to(device)
+    net = distributed.wrap(model, device)         # DistributedDataParallel with several processes, else model
+    train_loader, val_loader = distributed.shard(train_loader), distributed.shard(val_loader)
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     amp = cfg.amp and device.type == "cuda"
     if cfg.schedule not in (None, "cosine"):
@@ -172,28 +187,31 @@ def fit(model: torch.nn.Module, loss_fn: LossFn, train_loader: Iterable,
     history = History()
     best_loss, best_state, bad_epochs = float("inf"), None, 0
     start = time.perf_counter()
-    bar = tqdm(range(cfg.epochs), desc="epochs", unit="epoch", disable=not _show_progress(cfg),
+    bar = tqdm(range(cfg.epochs), desc="epochs", unit="epoch", disable=not (_show_progress(cfg) and distributed.is_main()),
                ascii=True, leave=True)
     for epoch in bar:
-        model.train()
-        train_loss = _mean_loss(model, loss_fn, train_loader, device, amp, True, optimizer, cfg.grad_clip)
+        net.train()
+        train_loss = _mean_loss(net, loss_fn, train_loader, device, amp, True, optimizer, cfg.grad_clip)
         history.train_loss.append(train_loss)
         monitored = train_loss
         if val_loader is not None:
-            model.eval()
+            net.eval()
             with torch.no_grad():
-                monitored = _mean_loss(model, loss_fn, val_loader, device, amp, False)
+                monitored = _mean_loss(net, loss_fn, val_loader, device, amp, False)
             history.val_loss.append(monitored)
         bar.set_postfix(train=f"{train_loss:.4g}", val=f"{monitored:.4g}" if val_loader else "-")
         if scheduler is not None:
             scheduler.step()
 
-        if monitored < best_loss - cfg.min_delta:
+        improved = monitored < best_loss - cfg.min_delta
+        stop = not improved and cfg.patience is not None and bad_epochs + 1 >= cfg.patience
+        improved, stop = distributed.any_rank(improved, stop, device=device)   # all processes decide alike
+        if improved:
             best_loss, bad_epochs, history.best_epoch = monitored, 0, epoch
             best_state = copy.deepcopy(model.state_dict())
         else:
             bad_epochs += 1
-            if cfg.patience is not None and bad_epochs >= cfg.patience:
+            if stop:
                 history.stopped_early = True
                 break
     bar.close()
