@@ -245,3 +245,17 @@ def test_own_implementation_catches_a_function_imported_whole():
     with pytest.raises(checks.CheckFailed, match="imported"):
         checks.expect_own_implementation(grad_reverse, ("decorrelation",))
     checks.expect_own_implementation(grad_reverse, ("sklearn",))            # not a forbidden origin
+
+
+# ---------------------------------------------------------------- messages of the grading report
+def test_a_timed_out_cell_reports_its_time_limit_not_a_keyboard_interrupt():
+    from hepcourse.grading.grader import _error_message
+
+    def err(ename, evalue=""):
+        return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": []}
+
+    timed_out = {"outputs": [err("KeyboardInterrupt"), err("CellTimeoutError", "the cell ran longer than 90 s and was interrupted")]}
+    assert _error_message(timed_out).startswith("CellTimeoutError: the cell ran longer than 90 s and was interrupted: your code is too slow")
+    assert "KeyboardInterrupt" not in _error_message({"outputs": [err("KeyboardInterrupt")]})
+    assert _error_message({"outputs": [err("CheckFailed", "expected 4, got 3")]}) == "CheckFailed: expected 4, got 3"
+    assert "not answered yet" in _error_message({"outputs": [err("NotImplementedError")]})

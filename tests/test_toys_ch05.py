@@ -89,3 +89,32 @@ def test_param_mass_densities_and_optimal_aucs():
         assert toy.optimal_auc(theta) == pytest.approx(auc, abs=6e-5)
     xs, ys = toy.sample(100_000, 100_000, 1.5, np.random.default_rng(7))
     assert metrics.auc(ys, toy.log_likelihood_ratio(xs, 1.5)) == pytest.approx(0.9255, abs=0.002)
+
+
+def test_sculpt_exact_mass_density_after_a_cut_matches_sampling():
+    T = toys.SCULPT
+    # log r at fixed m on background is Gaussian with the stated mean and width
+    rng = np.random.default_rng(11)
+    for m in (0.2, 0.5, 0.62):
+        x = np.stack([np.full(200_000, m), m + T.sigma_x1 * rng.standard_normal(200_000), rng.standard_normal(200_000)], 1)
+        lr = T.log_likelihood_ratio(x)
+        mean, sd = T.log_ratio_given_mass(m)
+        assert abs(lr.mean() - mean) < 4 * sd / np.sqrt(len(lr)), (m, lr.mean(), mean)
+        assert abs(lr.std() / sd - 1) < 4 / np.sqrt(2 * len(lr)), (m, lr.std(), sd)
+    # the cut for εB = 0.2, the sampled efficiency and the mass density after the cut
+    cut = T.cut_for_background_efficiency(0.2)
+    assert abs(T.background_efficiency(cut) - 0.2) < 1e-9
+    x, _ = T.sample(0, 200_000, np.random.default_rng(12))
+    passed = T.log_likelihood_ratio(x) > cut
+    assert abs(passed.mean() - 0.2) < 4 * np.sqrt(0.2 * 0.8 / len(passed)), passed.mean()
+    edges = np.linspace(0, 1, 21)
+    fine = np.linspace(0, 1, 20 * 40 + 1)
+    dens = T.sculpted_mass_density(fine, cut)
+    p_bin = np.array([np.trapezoid(dens[k * 40:(k + 1) * 40 + 1], fine[k * 40:(k + 1) * 40 + 1]) for k in range(20)])
+    assert abs(p_bin.sum() - 1) < 1e-4
+    counts, _ = np.histogram(x[passed, 0], bins=edges)
+    exp = p_bin * passed.sum()
+    ok = exp > 5
+    chi2 = np.sum((counts[ok] - exp[ok]) ** 2 / exp[ok])
+    assert chi2 < ok.sum() + 5 * np.sqrt(2 * ok.sum()), (chi2, ok.sum())
+    assert T.sculpted_mass_density(np.array([-0.1, 1.1]), cut).tolist() == [0.0, 0.0]

@@ -169,12 +169,18 @@ def _verify(nb, nonce: str, run: Execution) -> tuple[object, list[str]]:
 
 
 def _error_message(cell) -> str:
-    for out in cell.get("outputs", []):
-        if out.get("output_type") == "error":
-            ename, evalue = out.get("ename", "Error"), out.get("evalue", "")
-            if ename == "NotImplementedError" and not evalue:
-                evalue = "not answered yet (the answer cell still raises NotImplementedError)"
-            return f"{ename}: {evalue}".strip()
+    errors = [out for out in cell.get("outputs", []) if out.get("output_type") == "error"]
+    for out in errors:
+        ename, evalue = out.get("ename", "Error"), out.get("evalue", "")
+        if ename == "KeyboardInterrupt":
+            # the runner interrupts a cell at its time limit; the kernel reports that as a bare KeyboardInterrupt
+            timeout = next((o.get("evalue", "") for o in errors if o.get("ename") == "CellTimeoutError"), "")
+            return ("CellTimeoutError: " + (timeout or f"the cell ran longer than {Limits().cell_s} s and was interrupted")
+                    + ": your code is too slow for the inputs of the graded test (the task states their size "
+                      "and any time limit)")
+        if ename == "NotImplementedError" and not evalue:
+            evalue = "not answered yet (the answer cell still raises NotImplementedError)"
+        return f"{ename}: {evalue}".strip()
     return ""
 
 
