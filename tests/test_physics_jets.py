@@ -128,3 +128,37 @@ def test_sagitta_known_answer_and_scaling():
     from hepcourse.data.detector import DEFAULT
     # the toy detector's curvature resolution is the sagitta resolution over the sagitta at 1 GeV
     assert DEFAULT.curvature_resolution == pytest.approx(DEFAULT.sigma_sagitta / tracking.sagitta_approx(1.0, DEFAULT.b_field, DEFAULT.lever_arm))
+
+
+# ------------------------------------------------------------------ primary Lund plane (chapter 08)
+def _three_particle_jets():
+    """Two jets of three massless particles (pt, eta = y, phi, e = pt cosh eta), worked out by hand:
+    a = (50, +0.05, 0), b = (50, -0.05, 0), c = (10, 0, 0.4). C/A merges a and b first (ΔR = 0.1 < ΔR_ac = 0.403);
+    a + b has p_T = 100 GeV exactly (both at φ = 0) and y = 0 (symmetric), so the first primary declustering is
+    (a+b) | c with Δ = 0.4 and k_t = 10 · 0.4 = 4 GeV, the second a | b with Δ = 0.1 and k_t = 50 · 0.1 = 5 GeV.
+    The second jet is the first boosted along z (η + 0.7), rotated across φ = ±π and listed in another order:
+    Δ and k_t are invariant under both."""
+    pt = [[50.0, 50.0, 10.0], [10.0, 50.0, 50.0]]
+    eta = [[0.05, -0.05, 0.0], [0.7, 0.75, 0.65]]
+    phi0 = np.pi - 0.2
+    phi = [[0.0, 0.0, 0.4], [jets.delta_phi(phi0 + 0.4, 0.0), phi0, phi0]]
+    e = [[p * np.cosh(h) for p, h in zip(pr, hr)] for pr, hr in zip(pt, eta)]
+    return tuple(ak.Array(v) for v in (pt, eta, phi, e))
+
+
+def test_primary_lund_three_particle_jet_by_hand():
+    delta, kt = jets.primary_lund(*_three_particle_jets())
+    for j in range(2):
+        np.testing.assert_allclose(np.asarray(delta[j]), [0.4, 0.1], rtol=1e-9)
+        np.testing.assert_allclose(np.asarray(kt[j]), [4.0, 5.0], rtol=1e-9)
+    lx, ly = jets.lund_coordinates(np.asarray(delta[0]), np.asarray(kt[0]))
+    np.testing.assert_allclose(lx, [np.log(2.0), np.log(8.0)], rtol=1e-9)      # ln(R/Δ) with R = 0.8
+    np.testing.assert_allclose(ly, [np.log(4.0), np.log(5.0)], rtol=1e-9)
+
+
+def test_lund_histogram_counts_emissions_per_jet_and_area():
+    delta, kt = jets.primary_lund(*_three_particle_jets())
+    rho, xe, ye = jets.lund_histogram(delta, kt, bins=(np.linspace(0, 3, 4), np.linspace(0, 3, 4)))
+    area = np.outer(np.diff(xe), np.diff(ye))
+    assert (rho * area).sum() == pytest.approx(2.0)          # two emissions per jet, all inside the range
+    assert rho[0, 1] == pytest.approx(1.0) and rho[2, 1] == pytest.approx(1.0)   # (ln 2, ln 4) and (ln 8, ln 5)

@@ -10,7 +10,9 @@ and broadcasts like NumPy.
 
 Sources: G. P. Salam, *Towards jetography*, Eur. Phys. J. C 67 (2010) 637 [arXiv:0906.1833] for
 the kinematics and jet algorithms; J. Thaler and K. Van Tilburg, *Identifying boosted objects
-with N-subjettiness*, JHEP 03 (2011) 015 [arXiv:1011.2268] for τ_N; Plehn et al. [plehn2022modern], Eq. (2.16).
+with N-subjettiness*, JHEP 03 (2011) 015 [arXiv:1011.2268] for τ_N; Plehn et al. [plehn2022modern], Eq. (2.16);
+F. A. Dreyer, G. P. Salam and G. Soyez, *The Lund jet plane*, JHEP 12 (2018) 064 [arXiv:1807.04758] [dreyer2018lund]
+for the primary Lund declusterings.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["delta_phi", "delta_r", "to_cartesian", "to_collider", "pt_eta_phi", "rapidity", "invariant_mass",
-           "jet_four_vector", "awkward_four_vectors", "kt_axes", "nsubjettiness", "tau_n", "TAU_R0", "quiet_fastjet"]
+           "jet_four_vector", "awkward_four_vectors", "kt_axes", "nsubjettiness", "tau_n", "TAU_R0", "quiet_fastjet",
+           "LUND_R", "primary_lund", "lund_coordinates", "lund_histogram"]
 
 TAU_R0 = 0.8
 """Characteristic radius :math:`R_0` of the N-subjettiness normalisation (the jet radius)."""
@@ -209,6 +212,54 @@ def tau_n(pt, eta, phi, e, n_max: int = 3, beta: float = 1.0, r0: float = TAU_R0
         tau = ak.to_numpy(ak.fill_none(ak.firsts(tau, axis=1), 0.0))
         out[:, n - 1] = np.where(n_const > n, tau, 0.0)
     return out
+
+
+LUND_R = 0.8
+"""The jet radius R of the Lund coordinate ln(R/Δ) (the data sets' anti-kT jets have R = 0.8)."""
+
+
+def primary_lund(pt, eta, phi, e):
+    """Primary Lund declusterings of many jets (Dreyer, Salam and Soyez 2018), with FastJet.
+
+    Each jet's constituents (awkward arrays: GeV, pseudorapidity, azimuth, energy) are reclustered into one
+    Cambridge/Aachen jet (angular ordering); then the clustering is undone from the last merging on, always
+    following the harder branch. At each declustering into a harder branch a and a softer branch b,
+
+        Δ = ΔR_ab = √(Δy² + Δφ²),   k_t = p_T,b Δ,
+
+    (FastJet's ``exclusive_jets_lund_declusterings``). Returns ``(delta, kt)``, two awkward arrays of shape
+    (n_jets, var), the widest-angle declustering first. ``tests/test_physics_jets.py`` checks a three-particle
+    jet worked out by hand.
+    """
+    import awkward as ak
+    import fastjet
+
+    v = awkward_four_vectors(pt, eta, phi, e)
+    particles = ak.zip({"px": v.px, "py": v.py, "pz": v.pz, "E": v.E}, with_name=None)
+    quiet_fastjet()
+    # one C/A jet of radius 10 per row holds all of the row's constituents (they lie within ΔR ~ 1)
+    cluster = fastjet.ClusterSequence(particles, fastjet.JetDefinition(fastjet.cambridge_algorithm, 10.0))
+    steps = cluster.exclusive_jets_lund_declusterings(1)[:, 0]            # (n_jets, var) of {Delta, kt}
+    return steps["Delta"], steps["kt"]
+
+
+def lund_coordinates(delta, kt, r: float = LUND_R):
+    """The primary Lund plane's coordinates (ln(R/Δ), ln k_t) of :func:`primary_lund`'s output (k_t in GeV).
+    Works on NumPy or awkward arrays alike."""
+    return np.log(r / delta), np.log(kt)
+
+
+def lund_histogram(delta, kt, bins, r: float = LUND_R):
+    """The primary Lund-plane density of a sample of jets: emissions per jet per unit area of the
+    (ln(R/Δ), ln k_t) plane, ``(density (nx, ny), x_edges, y_edges)`` for ``bins = (x_edges, y_edges)``.
+    In the soft-collinear limit at fixed coupling it is flat, ρ ≈ 2 α_s C_R / π (Dreyer et al., Sec. 2)."""
+    import awkward as ak
+
+    n_jets = len(delta)
+    lx, ly = lund_coordinates(np.asarray(ak.flatten(delta)), np.asarray(ak.flatten(kt)), r)
+    counts, xe, ye = np.histogram2d(lx, ly, bins=bins)
+    area = np.outer(np.diff(xe), np.diff(ye))
+    return counts / (max(n_jets, 1) * area), xe, ye
 
 
 _FASTJET_QUIET = False
