@@ -19,6 +19,7 @@ Data and benchmarks (details: book/data.md):
     hepcourse data list | verify [NAME ...]
     hepcourse bench taggers [--quick] [--only NAME ...]           the taggers of chapters 01-04 on the same jets
     hepcourse bench grading [--n 200 --baseline 20]               grading throughput vs sequential nbgrader
+    hepcourse bench peers [--only NAME ...]                       our implementations vs PyG, energyflow, FastJet, zuko, torchcfm, sbi
 
 Library code raises exceptions; this module alone turns them into messages and exit statuses
 (0 success, 1 a check found problems or a notebook lost points, 2 a usage or course error).
@@ -185,6 +186,20 @@ def _bench_taggers(args) -> int:
     return 0
 
 
+def _bench_peers(args) -> int:
+    """Every comparison with a peer library whose package is installed; the CSV, the book page's table."""
+    from .bench import peers
+
+    messages: list[str] = []
+    rows = peers.run(out=Path(args.out) if args.out else None, only=args.only or None, messages=messages)
+    for m in messages:
+        print(m)
+    print(peers.markdown_table(rows))
+    if not args.out and not args.only:
+        print(f"wrote {peers.write_page(rows)}")
+    return 0 if all(str(r["agree"]) == "True" for r in rows) else 1
+
+
 def _data_make(args) -> int:
     from .data import generate
     from .data.registry import DATASETS
@@ -307,7 +322,7 @@ def _data_parser(sub) -> None:
 
 
 def _bench_parser(sub) -> None:
-    steps = _command_with_steps(sub, "bench", "benchmarks: taggers, grading")
+    steps = _command_with_steps(sub, "bench", "benchmarks: taggers, grading, peers")
     p = steps.add_parser("taggers", help="the benchmark table of the taggers of chapters 01-04")
     p.add_argument("--quick", action="store_true", help="tiny models on 2000 jets (writes _build/bench/)")
     p.add_argument("--only", nargs="*", help="only these (e.g. BDT PFN EdgeConv)")
@@ -320,6 +335,10 @@ def _bench_parser(sub) -> None:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--variants", help="a YAML file of wrong-answer variants (tests/submissions/<assignment>.yml)")
     p.set_defaults(func=_bench_grading)
+    p = steps.add_parser("peers", help="our implementations against the libraries a physicist would otherwise use")
+    p.add_argument("--only", nargs="*", help=f"only these comparisons (of: {', '.join(['edgeconv', 'attention', 'images', 'nsubjettiness', 'kinematics', 'flows', 'cfm', 'npe'])})")
+    p.add_argument("--out", help="write the CSV into this folder (default data/benchmarks/, and the table of book/performance.md)")
+    p.set_defaults(func=_bench_peers)
 
 
 def parser() -> argparse.ArgumentParser:
