@@ -2,6 +2,8 @@
 (hepcourse.bench.peers). The helpers and the book page's table run in the default suite; the comparisons need the
 `peers` extra (marker `peers`: `pytest -m peers tests/test_bench_peers.py`, or `make peers`)."""
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -48,8 +50,8 @@ def test_ours_agrees_with_the_peer_and_is_not_slower(name, tmp_path):
     ≤ 1.2 × the peer's; the check allows 1.5 for a loaded machine. The written-out attention is the exception the page
     explains (the network uses the fused kernel): measured 1.8× in the forward pass, checked < 3×."""
     package = peers.COMPARISONS[name][0]
-    if package is not None:
-        pytest.importorskip(package, reason="the peers extra: make peers")
+    if package is not None and importlib.util.find_spec(package) is None:   # not importorskip: energyflow's import fails
+        pytest.skip(f"{package} is not installed: the peers extra (make peers)")   # under NumPy 2; the bench loads one module
     messages = []
     rows = peers.run(out=tmp_path, only=[name], messages=messages)
     assert not messages and rows
