@@ -9,6 +9,9 @@
   6.2.1): x_p ~ N(μ, s²), x_r = x_p + N(0, σ_d²), with "simulation" and "data" differing in (μ, s).
   The posterior p(x_p | x_r) under a Gaussian prior, and so the prior bias of generative unfolding
   and its removal by iteration, are closed forms.
+* :class:`WBFScore` — a weak-boson-fusion-like density tilted by a CP-odd coupling whose score at the
+  Standard Model is the fitted formula of Sec. 6.3.3, Eq. 6.89, exactly (leading form ∝ p_T,1 p_T,2 sin Δφ):
+  the target of the symbolic regression of a learned score.
 
 All random numbers come from the ``numpy.random.Generator`` passed in.
 """
@@ -202,3 +205,78 @@ def unfold_gauss(n: int, rng: np.random.Generator):
     xp_sim, xr_sim = UNFOLD_GAUSS.sample(n, rng, "sim")
     xp_data, xr_data = UNFOLD_GAUSS.sample(n, rng, "data")
     return xp_sim, xr_sim, xp_data, xr_data
+
+
+@dataclass(frozen=True)
+class WBFScore:
+    """A weak-boson-fusion-like toy whose score is the fitted CP score of Plehn et al. [plehn2022modern],
+    Sec. 6.3.3, Eq. 6.89, exactly.
+
+    Observables (Eq. 6.88): x_{p,j} = p_{T,j}/m_H of the two tagging jets (x1 ≥ x2: the larger and
+    the smaller of two Gamma(``shape``, ``scale``) draws), the signed azimuthal angle Δφ ~ U(−π, π) and
+    the rapidity difference Δη ~ U(``deta_low``, ``deta_high``) = U(3.5, 8). A CP-odd coupling θ
+    (f_WW̃ of Eq. 6.85) tilts this Standard-Model density p₀:
+
+        p(x|θ) ∝ p₀(x) exp(θ t(x)),   t(x) = −x1 (x2 + c)(a − b Δη) sin(Δφ + d)             (Eq. 6.89)
+
+    with (a, b, c, d) = (1.086, 0.10241, 0.24165, 0.00662). Since Δφ is uniform over a whole period,
+    E₀[t] = 0, so the score at the Standard Model, ∂_θ log p(x|θ)|_{θ=0} = t(x) − E₀[t], is t(x) itself:
+    the optimal observable for small θ. Its leading form is ∝ p_{T,1} p_{T,2} sin Δφ (Eq. 6.87).
+
+    :meth:`joint_score` adds zero-mean noise, the stand-in for a joint score that depends on unobserved
+    (parton-level) variables: its regression on x (SALLY, Eq. 6.67) returns t(x).
+    """
+
+    a: float = 1.086
+    b: float = 0.10241
+    c: float = 0.24165
+    d: float = 0.00662
+    shape: float = 2.0
+    scale: float = 0.35
+    deta_low: float = 3.5
+    deta_high: float = 8.0
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """x (n, 4): columns x1, x2, Δφ, Δη of the Standard-Model density p₀."""
+        pt = np.sort(rng.gamma(self.shape, self.scale, size=(n, 2)), axis=1)[:, ::-1]   # (n, 2), x1 ≥ x2
+        dphi = rng.uniform(-np.pi, np.pi, size=n)
+        deta = rng.uniform(self.deta_low, self.deta_high, size=n)
+        return np.column_stack([pt, dphi, deta])
+
+    def score(self, x) -> np.ndarray:
+        """The exact score t(x) at θ = 0 (Eq. 6.89), x (n, 4) → (n,)."""
+        x = np.asarray(x, dtype=float)
+        x1, x2, dphi, deta = x.T
+        return -x1 * (x2 + self.c) * (self.a - self.b * deta) * np.sin(dphi + self.d)
+
+    def joint_score(self, x, rng: np.random.Generator, noise: float = 0.5) -> np.ndarray:
+        """t(x) plus Gaussian noise of ``noise`` times the standard deviation of t over p₀ (n,)."""
+        t = self.score(x)
+        return t + noise * self.score_std() * rng.normal(size=t.shape)
+
+    def score_std(self) -> float:
+        """The standard deviation of t under p₀ in closed form: E[t²] = E[x1²(x2 + c)²] E[(a − bΔη)²] E[sin²] with
+        E[sin²(Δφ + d)] = 1/2 and E[x1²(x2 + c)²] by quadrature over the order statistics of the two Gamma draws."""
+        from scipy import integrate
+
+        k, th = self.shape, self.scale
+        g = stats.gamma(k, scale=th)
+        g2 = stats.gamma(k + 2, scale=th)       # v² Gamma(v; k, θ) = k (k + 1) θ² Gamma(v; k + 2, θ)
+
+        def inner(u):          # u = the smaller draw, the larger v > u with density 2 f(u) f(v): ∫_u^∞ v² f(v) dv
+            return 2 * g.pdf(u) * (u + self.c) ** 2 * k * (k + 1) * th ** 2 * g2.sf(u)
+
+        e_pt = integrate.quad(inner, 0, np.inf, epsabs=1e-13, epsrel=1e-11)[0]
+        lo, hi = self.deta_low, self.deta_high
+        e_eta = ((self.a - self.b * lo) ** 3 - (self.a - self.b * hi) ** 3) / (3 * self.b * (hi - lo))
+        return float(np.sqrt(e_pt * e_eta * 0.5))
+
+
+WBF_SCORE = WBFScore()
+
+
+def wbf_score(n: int, rng: np.random.Generator, noise: float = 0.0):
+    """``n`` events of :data:`WBF_SCORE`: ``(x, t)`` with x (n, 4) = (x1, x2, Δφ, Δη) and the score t (n,),
+    exact for ``noise=0`` (Eq. 6.89), else the noisy joint score."""
+    x = WBF_SCORE.sample(n, rng)
+    return x, (WBF_SCORE.score(x) if noise == 0 else WBF_SCORE.joint_score(x, rng, noise))
