@@ -59,16 +59,18 @@ _SLOTS = {}
 _LOCK = threading.Lock()
 
 
-def _worker_slots(jobs: int):
-    """This worker process's warm sandboxes (started on first use, closed when the worker exits)."""
+def _worker_slots(jobs: int, imports: list[str]):
+    """This worker process's warm sandboxes for the modules ``imports`` (started on first use, closed
+    when the worker exits)."""
     from .grading.grader import WarmSlots
 
+    key = tuple(imports)
     with _LOCK:
-        if "slots" not in _SLOTS:
+        if key not in _SLOTS:
             folder = Path(tempfile.mkdtemp(prefix="hepcourse-warm-"))
-            _SLOTS["slots"] = WarmSlots(folder, jobs)
-            atexit.register(_SLOTS["slots"].close)
-        return _SLOTS["slots"]
+            _SLOTS[key] = WarmSlots(folder, jobs, imports)
+            atexit.register(_SLOTS[key].close)
+        return _SLOTS[key]
 
 
 def execute_notebook(notebook: str, limits, sandbox: bool = True, warm: bool | None = None):
@@ -89,7 +91,11 @@ def execute_notebook(notebook: str, limits, sandbox: bool = True, warm: bool | N
                 jobs = get_worker().state.nthreads
             except (ImportError, ValueError, AttributeError):
                 jobs = 1
-            execution = _worker_slots(jobs).run(src, dst, limits)
+            import nbformat
+
+            from .grading.warm import imports_of
+
+            execution = _worker_slots(jobs, imports_of(nbformat.reads(notebook, as_version=4))).run(src, dst, limits)
         else:
             execution = run_notebook(src, dst, limits, sandbox=sandbox)
         return (dst.read_text() if dst.exists() else None), execution

@@ -75,6 +75,7 @@ class SubmissionGrade:
     seconds: float = 0.0                # time its notebook ran
     cells_seconds: float = 0.0          # of which its cells (measured by the warm sandbox only)
     cells_cpu_seconds: float = 0.0      # their CPU time
+    cpu_seconds: float = 0.0            # CPU time of its whole sandboxed run
 
 
 class UseExecuted(NbGraderPreprocessor):
@@ -377,10 +378,10 @@ class WarmSlots:
     by the thread that takes it. A slot whose warm sandbox cannot start or stops runs the cold sandbox
     (a fresh ``bwrap`` and kernel per submission: the same isolation and limits, slower)."""
 
-    def __init__(self, folder: Path, jobs: int):
+    def __init__(self, folder: Path, jobs: int, imports: list[str] | None = None):
         import queue
 
-        self.folder, self.free = Path(folder), queue.Queue()
+        self.folder, self.free, self.imports, self.cpu_s = Path(folder), queue.Queue(), imports, 0.0
         self.slots = [{"index": k, "sandbox": None, "failed": ""} for k in range(max(1, jobs))]
         for slot in self.slots:
             self.free.put(slot)
@@ -392,7 +393,7 @@ class WarmSlots:
         try:
             if slot["sandbox"] is None and not slot["failed"]:
                 try:
-                    slot["sandbox"] = WarmSandbox(self.folder / f"slot{slot['index']}")
+                    slot["sandbox"] = WarmSandbox(self.folder / f"slot{slot['index']}", imports=self.imports)
                 except (WarmUnavailable, OSError) as err:
                     slot["failed"] = str(err)
             if slot["sandbox"] is not None:
@@ -400,6 +401,7 @@ class WarmSlots:
                     return slot["sandbox"].run(src, dst, limits)
                 except (WarmUnavailable, OSError):
                     slot["sandbox"].close()
+                    self.cpu_s += slot["sandbox"].cpu_s
                     slot["sandbox"] = None        # started again for the next submission
             return run_notebook(src, dst, limits, sandbox=True)
         finally:
@@ -413,6 +415,7 @@ class WarmSlots:
         for slot in self.slots:
             if slot["sandbox"] is not None:
                 slot["sandbox"].close()
+                self.cpu_s += slot["sandbox"].cpu_s
                 slot["sandbox"] = None
 
 
@@ -463,7 +466,7 @@ def _record(run: _Run, student: str, execution: Execution, problems: list[str]) 
         manual = bool(sub.needs_manual_grade) or bool(reasons)
         return SubmissionGrade(student, float(sub.score), float(sub.max_score), parts, manual,
                                "; ".join(reasons + ([note] if note else [])), execution.seconds,
-                               execution.cells_s, execution.cells_cpu_s)
+                               execution.cells_s, execution.cells_cpu_s, execution.cpu_s)
 
 
 def _secrets(run: _Run) -> dict[str, Path]:
@@ -474,7 +477,7 @@ def autograde(assignment: str, submissions: Mapping[str, Path | nbformat.Noteboo
               workdir: Path | None = None, jobs: int = 2, sandbox: bool | None = None,
               limits: Limits = Limits(), on_graded: Callable[[SubmissionGrade], None] | None = None,
               course: Config | None = None, source: Path | None = None,
-              warm: bool | None = None, scheduler=None) -> dict[str, SubmissionGrade]:
+              warm: bool | None = None, scheduler=None, report: dict | None = None) -> dict[str, SubmissionGrade]:
     """Grade ``submissions`` (student id → notebook file or notebook) of ``assignment``.
 
     ``jobs`` notebooks run at once. ``sandbox``: True requires a working bubblewrap (checked
@@ -486,7 +489,9 @@ def autograde(assignment: str, submissions: Mapping[str, Path | nbformat.Noteboo
     ``scheduler``: the address of a dask.distributed scheduler (or a ``Client``; default
     ``$HEPCOURSE_SCHEDULER``, else local): each submission's sandboxed run is a task on its workers
     (:func:`hepcourse.cluster.execute_notebook`, in the workers' sandboxes), while this process
-    prepares and records every submission, the one writer to the gradebook.
+    prepares and records every submission, the one writer to the gradebook. ``report``, a dict, receives
+    ``warm_cpu_s`` (the warm parents' own CPU time: imports, forks) and ``warm_unavailable`` (why a
+    slot fell back to the cold sandbox).
 
     By default a throwaway course is made in ``workdir`` (deleted afterwards when None) from
     ``source`` (a folder like ``solutions/``, the default). An instructor passes ``course``, the
@@ -510,12 +515,18 @@ def autograde(assignment: str, submissions: Mapping[str, Path | nbformat.Noteboo
             check_not_exposed(_secrets(run))
         if scheduler is not None:
             return _grade_on_cluster(run, submissions, scheduler, sandbox, limits, on_graded, warm)
-        slots = WarmSlots(run.runs / ".warm", jobs) if sandbox and warm is not False else None
+        slots = None
+        if sandbox and warm is not False:
+            from .warm import imports_of
+
+            slots = WarmSlots(run.runs / ".warm", jobs, imports_of(nbformat.read(run.source, as_version=4)))
         try:
             return _grade_all(run, submissions, jobs, sandbox, limits, on_graded, slots)
         finally:
             if slots is not None:
                 slots.close()
+                if report is not None:
+                    report.update(warm_cpu_s=slots.cpu_s, warm_unavailable=slots.unavailable)
 
 
 def _grade_all(run: _Run, submissions, jobs, sandbox, limits, on_graded,

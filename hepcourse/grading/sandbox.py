@@ -70,6 +70,7 @@ class Execution:
     seconds: float = 0.0
     cells_s: float = 0.0       # wall time of the cells themselves (the warm sandbox measures it)
     cells_cpu_s: float = 0.0   # their CPU time
+    cpu_s: float = 0.0         # CPU time of the whole sandboxed run (runner or child, and the kernel)
 
 
 def bwrap_path() -> str | None:
@@ -242,6 +243,19 @@ def run_notebook(src: Path, dst: Path, limits: Limits = Limits(), sandbox: bool 
         return Execution("error", f"the notebook could not be run (exit {proc.returncode}): {tail[-500:]}", seconds)
     shutil.move(executed, dst)
     shutil.rmtree(work, ignore_errors=True)
+    cpu = _cpu_of(dst)
     if proc.returncode == 3:
-        return Execution("kernel-died", "the kernel died (os._exit, a crash, or the memory limit); later cells did not run", seconds)
-    return Execution("ok", "", seconds)
+        return Execution("kernel-died", "the kernel died (os._exit, a crash, or the memory limit); later cells did not run",
+                         seconds, cpu_s=cpu)
+    return Execution("ok", "", seconds, cpu_s=cpu)
+
+
+def _cpu_of(executed: Path) -> float:
+    """The CPU seconds the runner recorded in the executed notebook (its own and its kernel's): the
+    sandbox's processes are not children this process can account for."""
+    import json
+
+    try:
+        return float(json.loads(Path(executed).read_text())["metadata"].get("hepcourse_grading", {}).get("cpu_s", 0.0))
+    except (ValueError, KeyError, TypeError, OSError):
+        return 0.0

@@ -51,7 +51,30 @@ WARM_IMPORTS = ("numpy", "scipy", "scipy.stats", "scipy.optimize", "torch", "tor
                 "sklearn.linear_model", "sklearn.tree", "matplotlib.pyplot", "vector", "hepcourse",
                 "hepcourse.grading.checks", "hepcourse.physics", "hepcourse.losses", "hepcourse.data",
                 "hepcourse.train", "hepcourse.metrics")
-"""Imported once by the warm parent (what the assignments import); a module that fails to import is skipped."""
+"""Imported once by the warm parent when the grader names no modules (what the assignments import);
+a module that fails to import is skipped."""
+
+
+def imports_of(nb) -> list[str]:
+    """The modules the code cells of notebook ``nb`` import (``import a.b``, ``from a.b import c``), in
+    order, with the grading helpers: what a warm parent imports for that assignment, so that it does
+    no more work than each fresh kernel would."""
+    import ast
+
+    found = ["hepcourse.grading.checks"]
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:          # magics, or a student's broken cell
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found += [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.append(node.module)
+    return list(dict.fromkeys(found))
 
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID = 0x20000, 0x8000000, 0x10000000, 0x20000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 4096, 16384, 1 << 18
@@ -412,7 +435,7 @@ def main() -> int:
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for name in WARM_IMPORTS:
+        for name in sys.argv[1:] or WARM_IMPORTS:
             try:
                 importlib.import_module(name)
             except Exception:  # noqa: BLE001  (an optional module missing: that submission imports it itself)
@@ -434,12 +457,16 @@ def main() -> int:
     _say(status="ready", seconds=round(time.perf_counter() - t0, 2))
     for line in sys.stdin:
         job = json.loads(line)
-        start = time.perf_counter()
+        start, before = time.perf_counter(), os.times()
         pid = os.fork()
         if pid == 0:
             _child(shell, job)
         status = _wait(pid, job["wall_s"])
-        _say(id=job["id"], exit=status, seconds=time.perf_counter() - start)
+        after = os.times()
+        cpu = after.children_user + after.children_system - before.children_user - before.children_system
+        _say(id=job["id"], exit=status, seconds=time.perf_counter() - start, cpu=cpu)
+    own = os.times()
+    _say(status="bye", cpu=own.user + own.system)       # the warm parent's own CPU time: imports, forks
     return 0
 
 
@@ -449,17 +476,18 @@ class WarmSandbox:
     """A warm parent in the sandbox, serving one submission at a time (one per grading slot).
 
     ``folder`` (the grader's, outside the sandbox) holds ``jobs/<id>/`` for each submission and
-    ``warm.log``. Raises :class:`WarmUnavailable` when the sandbox or the isolated child cannot start.
+    ``warm.log``; ``imports``: the modules to import once (default :data:`WARM_IMPORTS`; the grader
+    passes :func:`imports_of` the assignment). Raises :class:`WarmUnavailable` when the sandbox or the isolated child cannot start.
     """
 
-    def __init__(self, folder: Path, start_timeout: float = 300):
+    def __init__(self, folder: Path, start_timeout: float = 300, imports: list[str] | None = None):
         from .sandbox import sandbox_command
 
         self.folder = Path(folder)
         self.jobs = self.folder / "jobs"
         self.jobs.mkdir(parents=True, exist_ok=True)
         self._buffer = b""
-        cmd = sandbox_command(self.jobs, [sys.executable, "-m", "hepcourse.grading.warm"], warm=True)
+        cmd = sandbox_command(self.jobs, [sys.executable, "-m", "hepcourse.grading.warm", *(imports or [])], warm=True)
         with open(self.folder / "warm.log", "wb") as log:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
                                          start_new_session=True)
@@ -468,7 +496,7 @@ class WarmSandbox:
             self.close()
             why = (reply or {}).get("reason") or "no answer: " + (self.folder / "warm.log").read_text()[-500:]
             raise WarmUnavailable(why)
-        self.start_seconds = reply["seconds"]
+        self.start_seconds, self.cpu_s = reply["seconds"], 0.0
 
     def _read(self, timeout: float) -> dict | None:
         deadline = time.monotonic() + timeout
@@ -513,14 +541,19 @@ class WarmSandbox:
             self.close()
             raise WarmUnavailable("the warm sandbox did not answer")
         try:
-            return collect(work, dst, reply["exit"], time.perf_counter() - start, limits)
+            run = collect(work, dst, reply["exit"], time.perf_counter() - start, limits)
+            run.cpu_s = reply.get("cpu", 0.0)
+            return run
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
     def close(self) -> None:
+        """Stop the warm parent; its own CPU time (imports, forks) is then in ``cpu_s``."""
         if self.proc.poll() is None:
             try:
                 self.proc.stdin.close()
+                bye = self._read(30)
+                self.cpu_s = (bye or {}).get("cpu", 0.0)
                 self.proc.wait(timeout=10)
             except (OSError, subprocess.TimeoutExpired):
                 os.killpg(self.proc.pid, signal.SIGKILL)
