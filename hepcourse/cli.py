@@ -9,16 +9,17 @@ Instructors (details: book/instructor.md, book/hub.md):
     hepcourse release [ASSIGNMENT ...] [--force]            regenerate exercises/ from solutions/
     hepcourse grade doctor [--solutions DIR]                is this machine ready to grade a class?
     hepcourse grade collect ASSIGNMENT FOLDER|ZIP [--update] [--due TIME]
-    hepcourse grade autograde ASSIGNMENT [--jobs N] [--student ID ...] [--solutions DIR]
+    hepcourse grade autograde ASSIGNMENT [--jobs N] [--student ID ...] [--solutions DIR] [--scheduler ADDRESS]
     hepcourse grade feedback ASSIGNMENT                     feedback HTML (no hidden tests, offline math)
     hepcourse grade export ASSIGNMENT [--roster CSV] [--out FILE]
     hepcourse site [--quick] [--no-solutions]               build the website
 
 Data and benchmarks (details: book/data.md):
-    hepcourse data make NAME [--events N] [--seed S] [--jobs J]   generate a data set into data/
+    hepcourse data make NAME [--events N] [--seed S] [--jobs J] [--scheduler ADDRESS]   generate a data set into data/
     hepcourse data list | verify [NAME ...]
     hepcourse bench taggers [--quick] [--only NAME ...]           the taggers of chapters 01-04 on the same jets
-    hepcourse bench grading [--n 200 --baseline 20]               grading throughput vs sequential nbgrader
+    hepcourse bench grading [--assignment ch01] [--n 200 --baseline 20] [--variants tests/submissions]
+                                                                  grading overhead, vs sequential nbgrader
     hepcourse bench peers [--only NAME ...]                       our implementations vs PyG, energyflow, FastJet, zuko, torchcfm, sbi
 
 Library code raises exceptions; this module alone turns them into messages and exit statuses
@@ -109,7 +110,8 @@ def _grade_autograde(args) -> int:
     with tqdm(desc="graded", unit="submission", ascii=True) as bar:
         grades = instructor.grade_class(args.assignment, jobs=args.jobs, source=_solutions(args),
                                         sandbox=not args.no_sandbox, on_graded=lambda g: bar.update(),
-                                        students=args.student or None, limits=limits)
+                                        students=args.student or None, limits=limits,
+                                        warm=False if args.cold else None, scheduler=args.scheduler)
     look = [f"{s} ({g.error})" if g.error else s for s, g in grades.items() if g.needs_manual_grade or g.score is None]
     print(f"graded {len(grades)} submissions; {len(look)} need a look" + (":" if look else ""))
     for line in look:
@@ -164,7 +166,7 @@ def _bench_grading(args) -> int:
     from .bench import grading
 
     result = grading.run(args.assignment, n=args.n, baseline=args.baseline, jobs=args.jobs,
-                         variants=Path(args.variants) if args.variants else None)
+                         variants=Path(args.variants) if args.variants else None, cold=args.cold)
     print(json.dumps(result, indent=1))
     return 0
 
@@ -211,7 +213,8 @@ def _data_make(args) -> int:
     for name in args.names:
         result = generate.make(name, events=args.events, seed=args.seed, jobs=args.jobs,
                                out=Path(args.out) if args.out else None,
-                               params={"alphas": args.alphas} if args.alphas is not None else None)
+                               params={"alphas": args.alphas} if args.alphas is not None else None,
+                               scheduler=args.scheduler)
         print(f"wrote {result.path} ({result.path.stat().st_size / 1e6:.1f} MB): "
               + ", ".join(f"{k} {v}" for k, v in result.counts.items())
               + f" in {result.seconds:.0f} s; rates (per s per core): "
@@ -291,6 +294,10 @@ def _grade_parser(sub) -> None:
     p.add_argument("--wall-s", type=int, help="time limit of a whole notebook in seconds (default 180)")
     p.add_argument("--cell-s", type=int, help="time limit of one cell in seconds (default 30)")
     p.add_argument("--no-sandbox", action="store_true", help="run submissions unsandboxed (trusted notebooks only)")
+    p.add_argument("--cold", action="store_true",
+                   help="a new sandbox and kernel per submission instead of the warm sandboxes (slower, same isolation)")
+    p.add_argument("--scheduler", help="a dask.distributed scheduler (tcp://host:8786) whose workers run the sandboxed "
+                                       "notebooks (default: $HEPCOURSE_SCHEDULER, else this machine)")
     p.set_defaults(func=_grade_autograde)
 
     p = steps.add_parser("feedback", parents=[private], help="feedback pages without hidden tests")
@@ -314,6 +321,8 @@ def _data_parser(sub) -> None:
     p.add_argument("--jobs", type=int, default=1, help="worker processes (the output does not depend on it)")
     p.add_argument("--out", help="write this file instead of data/<name>.root (the MANIFEST is left alone)")
     p.add_argument("--alphas", type=float, help="ee-z-hadrons: TimeShower:alphaSvalue (default 0.1365)")
+    p.add_argument("--scheduler", help="a dask.distributed scheduler (tcp://host:8786) whose workers generate the "
+                                       "chunks (default: $HEPCOURSE_SCHEDULER, else --jobs local processes)")
     p.set_defaults(func=_data_make)
     steps.add_parser("list", help="the data sets and what is committed").set_defaults(func=_data_list)
     p = steps.add_parser("verify", help="check data/ against data/MANIFEST")
@@ -329,11 +338,13 @@ def _bench_parser(sub) -> None:
     p.add_argument("--out", help="write the CSV and plot into this folder")
     p.set_defaults(func=_bench_taggers)
     p = steps.add_parser("grading", help="grading throughput against sequential nbgrader")
-    p.add_argument("--assignment", default="ch01_classification")
+    p.add_argument("--assignment", default="ch01_classification", help="assignment id or chapter (ch01)")
     p.add_argument("--n", type=int, default=200, help="submissions in the fake class")
     p.add_argument("--baseline", type=int, default=20, help="of them graded by plain sequential nbgrader")
     p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--variants", help="a YAML file of wrong-answer variants (tests/submissions/<assignment>.yml)")
+    p.add_argument("--variants", help="wrong-answer variants: a YAML file (tests/submissions/ch01.yml or "
+                                      "ch01_classification.yml) or the folder holding <assignment id>.yml")
+    p.add_argument("--cold", action="store_true", help="grade with a new sandbox and kernel per submission (the old way)")
     p.set_defaults(func=_bench_grading)
     p = steps.add_parser("peers", help="our implementations against the libraries a physicist would otherwise use")
     p.add_argument("--only", nargs="*", help=f"only these comparisons (of: {', '.join(['edgeconv', 'attention', 'images', 'nsubjettiness', 'kinematics', 'flows', 'cfm', 'npe'])})")

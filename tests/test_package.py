@@ -116,7 +116,8 @@ def test_direct_imports_are_declared_dependencies():
     extra, and only for hepcourse/site.py); tooling stays in the extras."""
     extra_of_module = {"site.py": "book",       # the website build (`hepcourse site`) needs the book extra
                        "bench/peers.py": "peers",   # chapter 08's comparison with zuko
-                       "bench/sbi_peers.py": "peers"}   # chapter 09's comparison with the sbi package
+                       "bench/sbi_peers.py": "peers",   # chapter 09's comparison with the sbi package
+                       "cluster.py": "cluster"}     # grading and data generation on dask.distributed
     # bench/peers.py also holds `hepcourse bench peers` (PyG, energyflow, torchcfm, vector, FastJet)
     imported = {}                               # top-level module -> the extras that may provide it
     for path in PACKAGE.rglob("*.py"):

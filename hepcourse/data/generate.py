@@ -6,7 +6,9 @@ of ``chunk_size`` accepted jets per process; chunk ``k`` of process ``p`` is gen
 Pythia instance whose seed is derived from ``(base seed, dataset, p, k)`` by :func:`chunk_seed`,
 never from the number of workers, so the file does not depend on ``--jobs``. Finished chunks are
 kept under ``_build/data-chunks/`` (a fingerprint of the settings in the folder name), so an
-interrupted run resumes where it stopped.
+interrupted run resumes where it stopped. ``scheduler`` (``--scheduler ADDRESS`` or
+``$HEPCOURSE_SCHEDULER``) runs the chunks on a ``dask.distributed`` cluster instead
+(:mod:`hepcourse.cluster`): the same seeds and chunk files, so the same output.
 
 ``jets-top-qcd`` (the course's main data set; book/data.md has the full description):
 
@@ -559,11 +561,13 @@ def _run_chunk(name: str, p: int, k: int, n: int, seed: int, path: str, spec: Da
 
 def make(name: str, events: int | None = None, seed: int | None = None, jobs: int = 1,
          out: Path | None = None, chunk_dir: Path | None = None, progress: bool = True,
-         update_manifest: bool | None = None, params: dict | None = None) -> MakeResult:
+         update_manifest: bool | None = None, params: dict | None = None, scheduler=None) -> MakeResult:
     """Generate data set ``name`` (``events`` accepted jets per process, or events for
     ``kind="events"``) into ``out`` (default ``data/<filename>``), reusing finished chunks, and
     rewrite its MANIFEST entry when ``out`` is in ``data/`` (or ``update_manifest=True``).
-    ``params`` changes parameters of the data set (``{"alphas": 0.12}`` for ee-z-hadrons)."""
+    ``params`` changes parameters of the data set (``{"alphas": 0.12}`` for ee-z-hadrons).
+    ``scheduler``: a dask.distributed scheduler's address (or ``Client``) whose workers generate the
+    chunks (default ``$HEPCOURSE_SCHEDULER``, else ``jobs`` local processes)."""
     from . import io, manifest
 
     spec = with_params(dataset(name), params)
@@ -579,7 +583,7 @@ def make(name: str, events: int | None = None, seed: int | None = None, jobs: in
     plan = _plan(spec, events)
     paths = {(p, k): folder / f"{spec.processes[p].name}_{k:04d}_{n}.root" for p, k, n in plan}
     t0 = time.perf_counter()
-    stats = _run_plan(spec, seed, plan, paths, jobs, progress)
+    stats = _run_plan(spec, seed, plan, paths, jobs, progress, scheduler)
     seconds = time.perf_counter() - t0
 
     trees = io.merge_chunks(spec, paths)
@@ -601,11 +605,13 @@ def make(name: str, events: int | None = None, seed: int | None = None, jobs: in
 
 
 def _run_plan(spec: DatasetSpec, seed: int, plan: list[tuple[int, int, int]], paths: dict, jobs: int,
-              progress: bool) -> dict[tuple[int, int], dict]:
-    """Generate the chunks of ``plan`` not yet complete under ``paths``, in this process or in ``jobs`` worker
-    processes, with one progress bar over all of them; returns the stats of the chunks generated now."""
+              progress: bool, scheduler=None) -> dict[tuple[int, int], dict]:
+    """Generate the chunks of ``plan`` not yet complete under ``paths``, in this process, in ``jobs`` worker
+    processes or on the workers of a dask ``scheduler``, with one progress bar over all of them; returns the
+    stats of the chunks generated now."""
     from tqdm import tqdm
 
+    from ..cluster import scheduler_address
     from . import io
 
     todo = [(p, k, n) for p, k, n in plan if not io.chunk_is_complete(paths[(p, k)])]
@@ -615,6 +621,9 @@ def _run_plan(spec: DatasetSpec, seed: int, plan: list[tuple[int, int, int]], pa
     bar = tqdm(total=sum(n for _, _, n in plan), initial=done, desc=f"{spec.name} ({spec.unit}s)", unit=spec.unit,
                disable=not progress, ascii=True, dynamic_ncols=True, mininterval=1.0)
     try:
+        address = scheduler_address(scheduler)
+        if address is not None and todo:
+            return _run_on_cluster(address, [(p, k, task(p, k, n)) for p, k, n in todo], paths, bar)
         if jobs <= 1 or len(todo) <= 1:
             global _QUEUE
             for p, k, n in todo:
@@ -638,6 +647,29 @@ def _run_plan(spec: DatasetSpec, seed: int, plan: list[tuple[int, int, int]], pa
         return stats
     finally:
         bar.close()
+
+
+def _run_on_cluster(address, tasks: list, paths: dict, bar) -> dict[tuple[int, int], dict]:
+    """Each chunk a task on the cluster's workers; each finished chunk written here as it arrives
+    (so an interrupted run keeps the chunks done), the bar advanced by its jets or events."""
+    from ..cluster import as_completed, connect, generate_chunk_bytes, write_chunk_bytes
+
+    client = connect(address)
+    stats: dict[tuple[int, int], dict] = {}
+    try:
+        futures = {}
+        for p, k, (name, _, _, n, seed, _path, spec) in tasks:
+            futures[client.submit(generate_chunk_bytes, name, p, k, n, seed, spec, pure=False)] = (p, k, n)
+        for future in as_completed(futures):
+            p, k, n = futures[future]
+            data, chunk_stats = future.result()
+            write_chunk_bytes(paths[(p, k)], data)
+            stats[(p, k)] = chunk_stats
+            bar.update(n)
+    finally:
+        if client is not address:
+            client.close()
+    return stats
 
 
 def _rates(spec: DatasetSpec, counts: dict, stats: dict) -> dict:

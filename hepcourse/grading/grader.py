@@ -73,6 +73,9 @@ class SubmissionGrade:
     needs_manual_grade: bool = False
     error: str = ""                     # why the submission needs a look, when it does
     seconds: float = 0.0                # time its notebook ran
+    cells_seconds: float = 0.0          # of which its cells (measured by the warm sandbox only)
+    cells_cpu_seconds: float = 0.0      # their CPU time
+    cpu_seconds: float = 0.0            # CPU time of its whole sandboxed run
 
 
 class UseExecuted(NbGraderPreprocessor):
@@ -376,9 +379,65 @@ def _prepare(run: _Run, student: str, notebook) -> tuple[SubmissionGrade | None,
     return None, nonce
 
 
-def _execute(folder: Path, nonce: str, limits: Limits, sandbox: bool) -> tuple[Execution, list[str]]:
-    """Run ``folder/input.ipynb`` (in the sandbox) and write the checked outputs to ``executed.ipynb``."""
-    run = run_notebook(folder / "input.ipynb", folder / "raw.ipynb", limits, sandbox=sandbox)
+class WarmSlots:
+    """``jobs`` warm sandboxes (:class:`~hepcourse.grading.warm.WarmSandbox`), each started on first use
+    by the thread that takes it. A slot whose warm sandbox cannot start or stops runs the cold sandbox
+    (a fresh ``bwrap`` and kernel per submission: the same isolation and limits, slower)."""
+
+    def __init__(self, folder: Path, jobs: int, imports: list[str] | None = None):
+        import queue
+
+        self.folder, self.free, self.imports, self.cpu_s = Path(folder), queue.Queue(), imports, 0.0
+        self.slots = [{"index": k, "sandbox": None, "failed": ""} for k in range(max(1, jobs))]
+        for slot in self.slots:
+            self.free.put(slot)
+
+    def run(self, src: Path, dst: Path, limits: Limits) -> Execution:
+        from .warm import WarmSandbox, WarmUnavailable
+
+        slot = self.free.get()
+        try:
+            if slot["sandbox"] is None and not slot["failed"]:
+                try:
+                    slot["sandbox"] = WarmSandbox(self.folder / f"slot{slot['index']}", imports=self.imports)
+                except (WarmUnavailable, OSError) as err:
+                    slot["failed"] = str(err)
+            if slot["sandbox"] is not None:
+                try:
+                    return slot["sandbox"].run(src, dst, limits)
+                except (WarmUnavailable, OSError):
+                    slot["sandbox"].close()
+                    self.cpu_s += slot["sandbox"].cpu_s
+                    slot["sandbox"] = None        # started again for the next submission
+            return run_notebook(src, dst, limits, sandbox=True)
+        finally:
+            self.free.put(slot)
+
+    @property
+    def unavailable(self) -> list[str]:
+        return [s["failed"] for s in self.slots if s["failed"]]
+
+    def close(self) -> None:
+        for slot in self.slots:
+            if slot["sandbox"] is not None:
+                slot["sandbox"].close()
+                self.cpu_s += slot["sandbox"].cpu_s
+                slot["sandbox"] = None
+
+
+def _execute(folder: Path, nonce: str, limits: Limits, sandbox: bool,
+             warm: WarmSlots | None = None) -> tuple[Execution, list[str]]:
+    """Run ``folder/input.ipynb`` (in the sandbox: a warm one when ``warm`` is given) and write the
+    checked outputs to ``executed.ipynb``."""
+    if warm is not None:
+        run = warm.run(folder / "input.ipynb", folder / "raw.ipynb", limits)
+    else:
+        run = run_notebook(folder / "input.ipynb", folder / "raw.ipynb", limits, sandbox=sandbox)
+    return _checked(folder, nonce, run)
+
+
+def _checked(folder: Path, nonce: str, run: Execution) -> tuple[Execution, list[str]]:
+    """Check the nonces of ``folder/raw.ipynb`` (the run's outputs) and write ``executed.ipynb``."""
     raw = folder / "raw.ipynb"
     # when nothing came back, every test fails with the reason
     nb = nbformat.read(raw if raw.exists() else folder / "sanitized.ipynb", as_version=4)
@@ -412,7 +471,8 @@ def _record(run: _Run, student: str, execution: Execution, problems: list[str]) 
                  for nb_sub in sub.notebooks for g in nb_sub.grades}
         manual = bool(sub.needs_manual_grade) or bool(reasons)
         return SubmissionGrade(student, float(sub.score), float(sub.max_score), parts, manual,
-                               "; ".join(reasons + ([note] if note else [])), execution.seconds)
+                               "; ".join(reasons + ([note] if note else [])), execution.seconds,
+                               execution.cells_s, execution.cells_cpu_s, execution.cpu_s)
 
 
 def _secrets(run: _Run) -> dict[str, Path]:
@@ -422,35 +482,61 @@ def _secrets(run: _Run) -> dict[str, Path]:
 def autograde(assignment: str, submissions: Mapping[str, Path | nbformat.NotebookNode],
               workdir: Path | None = None, jobs: int = 2, sandbox: bool | None = None,
               limits: Limits = Limits(), on_graded: Callable[[SubmissionGrade], None] | None = None,
-              course: Config | None = None, source: Path | None = None) -> dict[str, SubmissionGrade]:
+              course: Config | None = None, source: Path | None = None,
+              warm: bool | None = None, scheduler=None, report: dict | None = None) -> dict[str, SubmissionGrade]:
     """Grade ``submissions`` (student id → notebook file or notebook) of ``assignment``.
 
     ``jobs`` notebooks run at once. ``sandbox``: True requires a working bubblewrap (checked
     first, :func:`~hepcourse.grading.sandbox.check_sandbox`), False runs without it (only for your
     own notebooks), None uses it when installed. ``on_graded`` is called as each submission is
-    recorded (progress reporting).
+    recorded (progress reporting). ``warm`` (default: whenever sandboxed): run the submissions in
+    warm sandboxes, one per job, that fork an isolated child per submission
+    (:mod:`hepcourse.grading.warm`) instead of starting a sandbox and a kernel for each.
+    ``scheduler``: the address of a dask.distributed scheduler (or a ``Client``; default
+    ``$HEPCOURSE_SCHEDULER``, else local): each submission's sandboxed run is a task on its workers
+    (:func:`hepcourse.cluster.execute_notebook`, in the workers' sandboxes), while this process
+    prepares and records every submission, the one writer to the gradebook. ``report``, a dict, receives
+    ``warm_cpu_s`` (the warm parents' own CPU time: imports, forks) and ``warm_unavailable`` (why a
+    slot fell back to the cold sandbox).
 
     By default a throwaway course is made in ``workdir`` (deleted afterwards when None) from
     ``source`` (a folder like ``solutions/``, the default). An instructor passes ``course``, the
     nbgrader configuration of a real course (see :func:`instructor_course`), whose gradebook then
     receives the grades.
     """
+    from ..cluster import scheduler_address
+
     warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader 0.9.6 with SQLAlchemy 2.1; scores unaffected
+    scheduler = scheduler_address(scheduler)
     if sandbox is None:
-        sandbox = bwrap_path() is not None
-    if sandbox:
-        check_sandbox()
+        sandbox = scheduler is not None or bwrap_path() is not None
+    if sandbox and scheduler is None:
+        check_sandbox()            # on a cluster, each worker checks its own sandbox
     with tempfile.TemporaryDirectory(prefix="hepcourse-grade-") as tmp:
         if course is None:
             workdir = Path(workdir or tmp)
             course = _throwaway_course(assignment, workdir, source)
         run = _open_run(assignment, course)
-        if sandbox:
+        if sandbox and scheduler is None:
             check_not_exposed(_secrets(run))
-        return _grade_all(run, submissions, jobs, sandbox, limits, on_graded)
+        if scheduler is not None:
+            return _grade_on_cluster(run, submissions, scheduler, sandbox, limits, on_graded, warm)
+        slots = None
+        if sandbox and warm is not False:
+            from .warm import imports_of
+
+            slots = WarmSlots(run.runs / ".warm", jobs, imports_of(nbformat.read(run.source, as_version=4)))
+        try:
+            return _grade_all(run, submissions, jobs, sandbox, limits, on_graded, slots)
+        finally:
+            if slots is not None:
+                slots.close()
+                if report is not None:
+                    report.update(warm_cpu_s=slots.cpu_s, warm_unavailable=slots.unavailable)
 
 
-def _grade_all(run: _Run, submissions, jobs, sandbox, limits, on_graded) -> dict[str, SubmissionGrade]:
+def _grade_all(run: _Run, submissions, jobs, sandbox, limits, on_graded,
+               warm: WarmSlots | None = None) -> dict[str, SubmissionGrade]:
     """Prepare each submission in this thread, run ``jobs`` at once, record them one at a time."""
     results: dict[str, SubmissionGrade] = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -462,10 +548,48 @@ def _grade_all(run: _Run, submissions, jobs, sandbox, limits, on_graded) -> dict
                 if on_graded:
                     on_graded(grade)
                 continue
-            pending[student] = pool.submit(_execute, run.runs / student, nonce, limits, sandbox)
+            pending[student] = pool.submit(_execute, run.runs / student, nonce, limits, sandbox, warm)
         for student, future in pending.items():
             execution, problems = future.result()
             results[student] = _record(run, student, execution, problems)
             if on_graded:
                 on_graded(results[student])
+    return {student: results[student] for student in submissions}
+
+
+def _grade_on_cluster(run: _Run, submissions, scheduler, sandbox, limits, on_graded, warm) -> dict[str, SubmissionGrade]:
+    """As :func:`_grade_all`, with each sandboxed run a task on the cluster's workers; this process
+    prepares, checks and records every submission (the one writer to the gradebook)."""
+    from ..cluster import as_completed, connect, execute_notebook
+
+    client = connect(scheduler)
+    results: dict[str, SubmissionGrade] = {}
+    futures = {}
+    try:
+        for student, notebook in submissions.items():
+            grade, nonce = _prepare(run, student, notebook)
+            if grade is not None:
+                results[student] = grade
+                if on_graded:
+                    on_graded(grade)
+                continue
+            text = (run.runs / student / "input.ipynb").read_text()
+            futures[client.submit(execute_notebook, text, limits, sandbox, warm, pure=False)] = (student, nonce)
+        for future in as_completed(futures):
+            student, nonce = futures[future]
+            folder = run.runs / student
+            try:
+                executed, execution = future.result()
+            except Exception as err:  # noqa: BLE001  (a lost worker: this submission needs a look, not the class)
+                executed, execution = None, Execution("error", f"the cluster could not run the notebook: "
+                                                               f"{type(err).__name__}: {err}")
+            if executed is not None:
+                (folder / "raw.ipynb").write_text(executed)
+            execution, problems = _checked(folder, nonce, execution)
+            results[student] = _record(run, student, execution, problems)
+            if on_graded:
+                on_graded(results[student])
+    finally:
+        if client is not scheduler:
+            client.close()
     return {student: results[student] for student in submissions}

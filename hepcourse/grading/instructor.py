@@ -231,9 +231,10 @@ def _outcomes_path(assignment: str) -> Path:
 
 def grade_class(assignment: str, jobs: int = 2, source: Path | None = None, sandbox: bool | None = True,
                 on_graded: Callable[[SubmissionGrade], None] | None = None, students: list[str] | None = None,
-                limits: Limits = Limits()) -> dict[str, SubmissionGrade]:
+                limits: Limits = Limits(), warm: bool | None = None, scheduler=None) -> dict[str, SubmissionGrade]:
     """Autograde the collected submissions of ``assignment`` (all, or only ``students``) into the
-    course gradebook; the reasons are kept in ``outcomes/<assignment>.json`` for :func:`export`."""
+    course gradebook; the reasons are kept in ``outcomes/<assignment>.json`` for :func:`export`.
+    ``warm`` and ``scheduler`` as in :func:`~hepcourse.grading.grader.autograde`."""
     assignment = find_assignment(assignment)
     check_grading_dir()
     cfg = instructor_course(source)
@@ -247,7 +248,7 @@ def grade_class(assignment: str, jobs: int = 2, source: Path | None = None, sand
             raise GradingError(f"no submission of {assignment} filed for {', '.join(missing)}")
         notebooks = {s: p for s, p in notebooks.items() if s in set(students)}
     grades = autograde(assignment, notebooks, jobs=jobs, sandbox=sandbox, course=cfg, on_graded=on_graded,
-                       limits=limits)
+                       limits=limits, warm=warm, scheduler=scheduler)
     path = _outcomes_path(assignment)
     path.parent.mkdir(parents=True, exist_ok=True)
     kept = json.loads(path.read_text()) if path.exists() else {}

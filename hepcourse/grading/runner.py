@@ -101,6 +101,10 @@ def main(argv=None) -> int:
         nb.metadata["hepcourse_grading"] = {"kernel_died": str(err)[:500]}
         status = 3
     nb.cells.pop(0)
+    if resource is not None:            # what this run cost: the runner and its (waited) kernel
+        own, kernel = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        nb.metadata.setdefault("hepcourse_grading", {})["cpu_s"] = round(
+            own.ru_utime + own.ru_stime + kernel.ru_utime + kernel.ru_stime, 3)
     nbformat.write(nb, args.dst)
     return status
 

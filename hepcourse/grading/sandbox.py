@@ -68,6 +68,9 @@ class Execution:
     status: str                # "ok", "timeout", "killed", "kernel-died", "error"
     reason: str = ""
     seconds: float = 0.0
+    cells_s: float = 0.0       # wall time of the cells themselves (the warm sandbox measures it)
+    cells_cpu_s: float = 0.0   # their CPU time
+    cpu_s: float = 0.0         # CPU time of the whole sandboxed run (runner or child, and the kernel)
 
 
 def bwrap_path() -> str | None:
@@ -126,8 +129,12 @@ def grading_environment() -> dict[str, str]:
             "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "NBGRADER_EXECUTION": "autograde"}
 
 
-def sandbox_command(workdir: Path, argv: list[str]) -> list[str]:
-    """The ``bwrap`` command line that runs ``argv`` with ``workdir`` as its only writable folder."""
+def sandbox_command(workdir: Path, argv: list[str], warm: bool = False) -> list[str]:
+    """The ``bwrap`` command line that runs ``argv`` with ``workdir`` as its only writable folder.
+
+    ``warm``: the sandbox of a warm parent (:mod:`hepcourse.grading.warm`): ``workdir`` (a folder
+    of submissions) is bound at ``/jobs``, ``/home/student`` is an empty tmpfs, and the root and
+    ``/dev`` are read-only, so nothing written there can reach the next submission."""
     bwrap = bwrap_path()
     if bwrap is None:
         raise SandboxUnavailable("bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap); "
@@ -148,7 +155,11 @@ def sandbox_command(workdir: Path, argv: list[str]) -> list[str]:
     # /tmp first: later mounts cover earlier ones, and the course (its .venv) may live under /tmp
     cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     cmd += _ro_binds()
-    cmd += ["--bind", str(workdir), home, "--chdir", home]
+    if warm:
+        cmd += ["--bind", str(workdir), "/jobs", "--tmpfs", home, "--chdir", home,
+                "--remount-ro", "/dev", "--remount-ro", "/"]
+    else:
+        cmd += ["--bind", str(workdir), home, "--chdir", home]
     return cmd + argv
 
 
@@ -232,6 +243,19 @@ def run_notebook(src: Path, dst: Path, limits: Limits = Limits(), sandbox: bool 
         return Execution("error", f"the notebook could not be run (exit {proc.returncode}): {tail[-500:]}", seconds)
     shutil.move(executed, dst)
     shutil.rmtree(work, ignore_errors=True)
+    cpu = _cpu_of(dst)
     if proc.returncode == 3:
-        return Execution("kernel-died", "the kernel died (os._exit, a crash, or the memory limit); later cells did not run", seconds)
-    return Execution("ok", "", seconds)
+        return Execution("kernel-died", "the kernel died (os._exit, a crash, or the memory limit); later cells did not run",
+                         seconds, cpu_s=cpu)
+    return Execution("ok", "", seconds, cpu_s=cpu)
+
+
+def _cpu_of(executed: Path) -> float:
+    """The CPU seconds the runner recorded in the executed notebook (its own and its kernel's): the
+    sandbox's processes are not children this process can account for."""
+    import json
+
+    try:
+        return float(json.loads(Path(executed).read_text())["metadata"].get("hepcourse_grading", {}).get("cpu_s", 0.0))
+    except (ValueError, KeyError, TypeError, OSError):
+        return 0.0
