@@ -205,7 +205,7 @@ DIJET_FEATURES = DatasetSpec(
                 "independent events, jet-level quantities only (m_jj, jet masses, tau_N)",
     processes=(DIJET.processes[1],),
     filename="dijet-features.root",
-    default_events=36_000,
+    default_events=144_000,
     chunk_size=2_000,
     batch_size=25,
     jet_r=1.0,
