@@ -35,6 +35,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -119,8 +120,31 @@ def enter_namespaces(work: str) -> None:
     _mount(libc, "tmpfs", JOBS, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=555")
     for folder in ("/tmp", "/dev/shm"):
         if os.path.isdir(folder):
+            # the sandbox's read-only binds below this folder (a course and its .venv under /tmp) must
+            # stay visible above the fresh tmpfs: hold them by file descriptor, then bind them back
+            kept = {point: (os.open(point, os.O_PATH), os.path.isdir(point)) for point in _mounts_below(folder)}
             _mount(libc, "tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
+            for point, (fd, is_dir) in kept.items():
+                os.makedirs(point if is_dir else os.path.dirname(point), exist_ok=True)
+                if not is_dir:
+                    open(point, "a").close()                                   # a file is bound onto a file
+                _mount(libc, f"/proc/self/fd/{fd}", point, None, MS_BIND | MS_REC)   # keeps its read-only flag
+                os.close(fd)
     _ok(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl dumpable")
+
+
+def _mounts_below(folder: str) -> list[str]:
+    """The outermost mount points strictly below ``folder`` (from /proc/self/mountinfo), parents first."""
+    points = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4])   # \040 is a space
+        if point.startswith(folder.rstrip("/") + "/"):
+            points.append(point)
+    outer = []
+    for point in sorted(set(points), key=len):
+        if not any(point == o or point.startswith(o + "/") for o in outer):
+            outer.append(point)
+    return outer
 
 
 class _CapHeader(ctypes.Structure):
