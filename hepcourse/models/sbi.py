@@ -44,14 +44,8 @@ def _column(t: torch.Tensor) -> torch.Tensor:
     return t[:, None] if t.ndim == 1 else t
 
 
-@dataclass
-class RatioConfig:
-    """Architecture of a :class:`RatioEstimator`."""
-
-    x_dim: int = 1
-    theta_dim: int = 1
-    hidden: tuple[int, ...] = (64, 64)
-    activation: str = "silu"
+class _MLPConfig:
+    """What both configurations below share: ``hidden`` widths as a tuple, a known ``activation``."""
 
     def __post_init__(self):
         self.hidden = tuple(int(h) for h in self.hidden)
@@ -62,6 +56,16 @@ class RatioConfig:
         d = asdict(self)
         d["hidden"] = list(self.hidden)
         return d
+
+
+@dataclass
+class RatioConfig(_MLPConfig):
+    """Architecture of a :class:`RatioEstimator`."""
+
+    x_dim: int = 1
+    theta_dim: int = 1
+    hidden: tuple[int, ...] = (64, 64)
+    activation: str = "silu"
 
 
 class RatioEstimator(nn.Module):
@@ -104,7 +108,7 @@ def sally_loss(model: nn.Module, batch) -> torch.Tensor:
 
 
 @dataclass
-class MixtureConfig:
+class MixtureConfig(_MLPConfig):
     """Architecture of a :class:`MixtureDensity`."""
 
     dim: int = 1                         # dimension of θ
@@ -113,16 +117,6 @@ class MixtureConfig:
     hidden: tuple[int, ...] = (64, 64)
     activation: str = "silu"
     min_log_sigma: float = -7.0          # floor of the components' log widths, for stability
-
-    def __post_init__(self):
-        self.hidden = tuple(int(h) for h in self.hidden)
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["hidden"] = list(self.hidden)
-        return d
 
 
 class MixtureDensity(nn.Module):
