@@ -27,13 +27,14 @@ the quantity to decorrelate from (its bin index for the adversary).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from .losses import bce_with_logits
+from .models.config import ModelConfig
 from .models.mlp import MLP, MLPConfig
 
 __all__ = ["GradReverse", "grad_reverse", "distance_correlation_sq", "AdversaryConfig", "Adversary",
@@ -98,17 +99,12 @@ def quantile_bins(z: np.ndarray, n_bins: int, reference: np.ndarray | None = Non
 
 
 @dataclass
-class AdversaryConfig:
+class AdversaryConfig(ModelConfig):
     """Hyperparameters of :class:`Adversary`."""
 
     n_bins: int = 10                        # bins of the nuisance the adversary classifies into
     hidden: tuple[int, ...] = (32, 32)
     activation: str = "silu"
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["hidden"] = list(self.hidden)
-        return d
 
 
 class Adversary(nn.Module):

@@ -19,19 +19,20 @@ round (Plehn et al., Sec. 3.2.1).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from .config import ModelConfig
 from .mlp import MLP, MLPConfig
 
 __all__ = ["AutoencoderConfig", "Autoencoder", "reconstruction_loss", "reconstruction_error"]
 
 
 @dataclass
-class AutoencoderConfig:
+class AutoencoderConfig(ModelConfig):
     """An :class:`Autoencoder`: input and latent sizes, the encoder's hidden widths (the decoder mirrors
     them; ``()`` gives the linear autoencoder, i.e. PCA), and the activation."""
 
@@ -41,17 +42,11 @@ class AutoencoderConfig:
     activation: str = "relu"
     tied: bool = False        # linear autoencoder only: the decoder's matrix is the encoder's transpose
 
-    def __post_init__(self):
-        self.hidden = tuple(int(h) for h in self.hidden)
+    def check(self) -> None:
         if not 0 < self.n_latent:
             raise ValueError(f"n_latent must be positive, got {self.n_latent}")
         if self.tied and self.hidden:
             raise ValueError("tied weights need a linear autoencoder (hidden=())")
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["hidden"] = list(self.hidden)
-        return d
 
 
 class Autoencoder(nn.Module):

@@ -17,14 +17,15 @@ position embedding; the output at position i parameterises p(x_{i+1} | x_{≤i})
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
+from .config import ModelConfig
 
 
 @dataclass
-class ARConfig:
+class ARConfig(ModelConfig):
     """Every hyperparameter of an :class:`AutoregressiveDensity`."""
 
     dim: int = 2               # number of features, generated in this order
@@ -33,9 +34,6 @@ class ARConfig:
     n_heads: int = 2
     n_layers: int = 2
     dropout: float = 0.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def gmm_log_prob(x: torch.Tensor, logits: torch.Tensor, mu: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:

@@ -39,8 +39,8 @@ class BayesianConfig(MLPConfig):
     prior_sigma: float = 1.0
     init_sigma: float = 1e-3
 
-    def __post_init__(self):
-        super().__post_init__()
+    def check(self) -> None:
+        super().check()
         self.prior_sigma, self.init_sigma = float(self.prior_sigma), float(self.init_sigma)
         if self.prior_sigma <= 0 or self.init_sigma <= 0:
             raise ValueError(f"prior_sigma and init_sigma must be positive, got {self.prior_sigma}, {self.init_sigma}")

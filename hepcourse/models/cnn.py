@@ -32,11 +32,12 @@ arXiv:1803.00107, and Butter et al., arXiv:1902.09914; the text gives only the n
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from .config import ModelConfig
 
 
 def pad_phi_eta(x: torch.Tensor, kernel_size: int, circular_phi: bool) -> torch.Tensor:
@@ -63,7 +64,7 @@ class PhiConv2d(nn.Module):
 
 
 @dataclass
-class CNNConfig:
+class CNNConfig(ModelConfig):
     """Architecture of a :class:`CNN`. The default is sized for a CPU (53k parameters, 1 s per 2000
     images of 40 × 40 pixels per training epoch on one core)."""
 
@@ -78,9 +79,7 @@ class CNNConfig:
     input_scale: float = 100.0               # fixed factor on the input: pixels of images normalised to sum 1
                                              # are ≲ 0.5, and ×100 brings the hard ones to O(1–50)
 
-    def __post_init__(self):
-        self.channels, self.pool_after, self.dense = (tuple(int(v) for v in t)
-                                                      for t in (self.channels, self.pool_after, self.dense))
+    def check(self) -> None:
         if any(p >= len(self.channels) or p < 0 for p in self.pool_after):
             raise ValueError(f"pool_after {self.pool_after} refers to layers beyond {len(self.channels)}")
 
@@ -97,12 +96,6 @@ class CNNConfig:
         for _ in self.pool_after:
             side //= 2
         return self.channels[-1] * side * side
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        for k in ("channels", "pool_after", "dense"):
-            d[k] = list(d[k])
-        return d
 
 
 class CNN(nn.Module):

@@ -24,19 +24,20 @@ and a latent space of ℓ = 256 in both.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ..data.constituents import ANGLES, PARTICLE_INPUTS, PARTICLE_SHIFT_SCALE
+from .config import ModelConfig
 from .layers import Standardise, layer_stack, masked_mean, masked_sum
 
 __all__ = ["DeepSetsConfig", "ParticleFlowNetwork", "EnergyFlowNetwork"]
 
 
 @dataclass
-class DeepSetsConfig:
+class DeepSetsConfig(ModelConfig):
     """A PFN or an EFN. The defaults are CPU-sized; :meth:`paper` is the size of Komiske et al."""
 
     n_in: int = len(PARTICLE_INPUTS)   # PFN: per-particle features (the EFN uses the 2 angles)
@@ -45,8 +46,7 @@ class DeepSetsConfig:
     f_hidden: tuple[int, ...] = (64, 64)
     pooling: str = "sum"               # PFN only: "sum" (Eq. 2.70) or "mean" over the real particles
 
-    def __post_init__(self):
-        self.phi_hidden, self.f_hidden = tuple(map(int, self.phi_hidden)), tuple(map(int, self.f_hidden))
+    def check(self) -> None:
         if self.pooling not in ("sum", "mean"):
             raise ValueError(f"pooling must be 'sum' or 'mean', got {self.pooling!r}")
 
@@ -54,11 +54,6 @@ class DeepSetsConfig:
     def paper(cls, **kwargs) -> "DeepSetsConfig":
         """Φ = (100, 100, 256), F = (100, 100, 100): the PFN/EFN of Komiske et al. (82k parameters)."""
         return cls(phi_hidden=(100, 100), latent=256, f_hidden=(100, 100, 100), **kwargs)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["phi_hidden"], d["f_hidden"] = list(self.phi_hidden), list(self.f_hidden)
-        return d
 
 
 class ParticleFlowNetwork(nn.Module):

@@ -26,11 +26,12 @@ entry 0 standing for "no noise").
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from .config import ModelConfig
 from .layers import time_features
 from .mlp import MLP, MLPConfig
 
@@ -108,7 +109,7 @@ def gaussian_eps(x_t: torch.Tensor, t, schedule: Schedule, m: float = 0.0, s: fl
 
 # ------------------------------------------------------------------------------ the model
 @dataclass
-class DDPMConfig:
+class DDPMConfig(ModelConfig):
     """Every hyperparameter of a :class:`DDPM`."""
 
     dim: int = 2
@@ -120,13 +121,6 @@ class DDPMConfig:
     n_freq: int = 4
     activation: str = "silu"
 
-    def __post_init__(self):
-        self.hidden = tuple(int(h) for h in self.hidden)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["hidden"] = list(self.hidden)
-        return d
 
 
 class DDPM(nn.Module):

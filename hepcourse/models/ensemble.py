@@ -41,8 +41,8 @@ class EnsembleConfig(MLPConfig):
 
     k: int = 5                           # members
 
-    def __post_init__(self):
-        super().__post_init__()
+    def check(self) -> None:
+        super().check()
         self.k = int(self.k)
         if self.k < 1:
             raise ValueError(f"an ensemble needs at least one member, got k = {self.k}")

@@ -9,12 +9,13 @@ the data set stores them, and nothing outside it has to remember the constants.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from .config import ModelConfig
 from .layers import Standardise
 from .mlp import MLP, MLPConfig
 
@@ -22,7 +23,7 @@ __all__ = ["FeatureMLPConfig", "FeatureMLP"]
 
 
 @dataclass
-class FeatureMLPConfig:
+class FeatureMLPConfig(ModelConfig):
     """A :class:`FeatureMLP`: the feature names (for the reader), their standardisation constants, the MLP."""
 
     features: tuple[str, ...] = ("m", "tau21", "tau32", "n_particles")
@@ -31,9 +32,7 @@ class FeatureMLPConfig:
     hidden: tuple[int, ...] = (64, 64, 64)
     activation: str = "silu"
 
-    def __post_init__(self):
-        self.features, self.hidden = tuple(self.features), tuple(int(h) for h in self.hidden)
-        self.shift, self.scale = tuple(float(v) for v in self.shift), tuple(float(v) for v in self.scale)
+    def check(self) -> None:
         if not len(self.features) == len(self.shift) == len(self.scale):
             raise ValueError("features, shift and scale need one entry per feature")
 
@@ -42,10 +41,6 @@ class FeatureMLPConfig:
         """The config with μ and σ of the training features ``x`` (N, K)."""
         x = np.asarray(x, dtype=np.float64)
         return cls(features=tuple(features), shift=tuple(x.mean(0)), scale=tuple(x.std(0) + 1e-12), **kwargs)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
 
 class FeatureMLP(nn.Module):

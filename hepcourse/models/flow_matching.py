@@ -24,18 +24,19 @@ divided by the dimension.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from .. import ode
+from .config import ModelConfig
 from .layers import time_features
 from .mlp import MLP, MLPConfig
 
 
 @dataclass
-class CFMConfig:
+class CFMConfig(ModelConfig):
     """Every hyperparameter of a :class:`CFM` velocity network."""
 
     dim: int = 2                          # features of x
@@ -44,13 +45,6 @@ class CFMConfig:
     n_freq: int = 4                       # Fourier features of t (hepcourse.models.layers.time_features)
     activation: str = "silu"
 
-    def __post_init__(self):
-        self.hidden = tuple(int(h) for h in self.hidden)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["hidden"] = list(self.hidden)
-        return d
 
 
 class CFM(nn.Module):

@@ -31,12 +31,13 @@ whose log-Jacobian is included in :meth:`Flow.log_prob` (Plehn et al., Sec. 4.3.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import ModelConfig
 from .mlp import MLP, MLPConfig
 
 KINDS = ("affine", "spline")
@@ -44,7 +45,7 @@ LOG_2PI = math.log(2.0 * math.pi)
 
 
 @dataclass
-class FlowConfig:
+class FlowConfig(ModelConfig):
     """Every hyperparameter of a :class:`Flow`."""
 
     dim: int = 2                          # number of features of x
@@ -58,8 +59,7 @@ class FlowConfig:
     activation: str = "relu"              # of the conditioner MLPs
     box: tuple[float, float] | None = None  # data in [lo, hi]^dim: logit preprocessing (Jacobian included)
 
-    def __post_init__(self):
-        self.hidden = tuple(int(h) for h in self.hidden)
+    def check(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if self.dim < 1 or self.n_layers < 1 or self.bins < 2:
@@ -69,12 +69,6 @@ class FlowConfig:
             if not hi > lo:
                 raise ValueError(f"box must be (lo, hi) with hi > lo, got {self.box}")
             self.box = (lo, hi)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["hidden"] = list(self.hidden)
-        d["box"] = list(self.box) if self.box is not None else None
-        return d
 
 
 # ------------------------------------------------------------------------------ rational-quadratic spline

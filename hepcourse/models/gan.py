@@ -28,7 +28,7 @@ A GAN's two players take alternating steps with two optimisers, which the course
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -39,13 +39,14 @@ from tqdm import tqdm
 
 from .. import config
 from ..train import TensorLoader, _show_progress, TrainConfig
+from .config import ModelConfig
 from .mlp import MLP, MLPConfig
 
 LOSSES = ("gan", "wgan-gp")
 
 
 @dataclass
-class GANConfig:
+class GANConfig(ModelConfig):
     """Every hyperparameter of a :class:`GAN` and of its training by :func:`train_gan`."""
 
     n_data: int = 1                        # dimension of an event
@@ -65,18 +66,11 @@ class GANConfig:
     mmd_bandwidth: float = 1.0             # kernel width of the MMD term, in the units of the observable
     seed: int = 0
 
-    def __post_init__(self):
-        self.hidden = tuple(int(h) for h in self.hidden)
-        self.betas = tuple(float(b) for b in self.betas)
+    def check(self) -> None:
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         if self.n_critic < 1 or self.steps < 1 or self.batch_size < 2:
             raise ValueError("n_critic and steps must be at least 1, batch_size at least 2")
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["hidden"], d["betas"] = list(self.hidden), list(self.betas)
-        return d
 
 
 class GAN(nn.Module):

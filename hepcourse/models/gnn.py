@@ -24,12 +24,13 @@ default is k = 8 with blocks (32, 32), (64, 64).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ..data.constituents import ANGLES, PARTICLE_INPUTS, PARTICLE_SHIFT_SCALE, wrap_phi
+from .config import ModelConfig
 from .layers import Standardise, layer_stack, masked_mean
 
 __all__ = ["EdgeConvConfig", "EdgeConv", "EdgeConvNet", "knn", "pairwise_distance2", "eta_phi_distance2"]
@@ -92,7 +93,7 @@ class EdgeConv(nn.Module):
 
 
 @dataclass
-class EdgeConvConfig:
+class EdgeConvConfig(ModelConfig):
     """An :class:`EdgeConvNet`. CPU-sized defaults; :meth:`paper` is ParticleNet's size."""
 
     n_in: int = len(PARTICLE_INPUTS)
@@ -101,19 +102,10 @@ class EdgeConvConfig:
     head: tuple[int, ...] = (64,)
     dynamic: bool = True           # recompute the graph in feature space after the first block
 
-    def __post_init__(self):
-        self.blocks = tuple(tuple(int(c) for c in b) for b in self.blocks)
-        self.head = tuple(int(h) for h in self.head)
-
     @classmethod
     def paper(cls, **kwargs) -> "EdgeConvConfig":
         """ParticleNet (Qu and Gouskos 2020): k = 16, blocks (64,)*3, (128,)*3, (256,)*3, head 256."""
         return cls(k=16, blocks=((64, 64, 64), (128, 128, 128), (256, 256, 256)), head=(256,), **kwargs)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["blocks"], d["head"] = [list(b) for b in self.blocks], list(self.head)
-        return d
 
 
 class EdgeConvNet(nn.Module):

@@ -23,12 +23,13 @@ the invariance are in :mod:`hepcourse.physics.lorentz`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ..data.constituents import full_precision, minkowski_products
+from .config import ModelConfig
 from .layers import layer_stack, masked_mean
 
 __all__ = ["LorentzConfig", "LorentzInvariantNet", "invariant_features"]
@@ -62,24 +63,17 @@ def _invariant_features(p4: torch.Tensor, mask: torch.Tensor):
 
 
 @dataclass
-class LorentzConfig:
+class LorentzConfig(ModelConfig):
     """A :class:`LorentzInvariantNet` (CPU-sized; :meth:`paper` is wider, not a published size)."""
 
     pair_hidden: tuple[int, ...] = (32, 32)
     particle_hidden: tuple[int, ...] = (64, 64)
     f_hidden: tuple[int, ...] = (64,)
 
-    def __post_init__(self):
-        self.pair_hidden, self.particle_hidden, self.f_hidden = (tuple(int(h) for h in t) for t in (
-            self.pair_hidden, self.particle_hidden, self.f_hidden))
-
     @classmethod
     def paper(cls, **kwargs) -> "LorentzConfig":
         """Wider layers, about PELICAN's width (its 2→2 equivariant layers are not reproduced here)."""
         return cls(pair_hidden=(132, 132), particle_hidden=(132, 132), f_hidden=(132,), **kwargs)
-
-    def to_dict(self) -> dict:
-        return {k: list(v) for k, v in asdict(self).items()}
 
 
 class LorentzInvariantNet(nn.Module):

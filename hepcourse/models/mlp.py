@@ -25,10 +25,11 @@ weights of a layer with d_in inputs and d_out outputs are drawn from N(0, σ_w²
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from .config import ModelConfig
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU, "gelu": nn.GELU, "sigmoid": nn.Sigmoid,
                "leaky_relu": nn.LeakyReLU}
@@ -36,7 +37,7 @@ INITS = ("he", "glorot", "lecun", "torch", "small")
 
 
 @dataclass
-class MLPConfig:
+class MLPConfig(ModelConfig):
     """Architecture of an :class:`MLP` (and of each member of an ensemble or a Bayesian MLP)."""
 
     n_in: int = 2
@@ -46,8 +47,7 @@ class MLPConfig:
     dropout: float = 0.0                 # dropout probability after each hidden activation
     init: str = "he"                     # one of INITS (see the module docstring)
 
-    def __post_init__(self):
-        self.hidden = tuple(int(h) for h in self.hidden)
+    def check(self) -> None:
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
         if self.init not in INITS:
@@ -59,11 +59,6 @@ class MLPConfig:
     def widths(self) -> list[int]:
         """[n_in, *hidden, n_out]: the width of every layer, input and output included."""
         return [self.n_in, *self.hidden, self.n_out]
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["hidden"] = list(self.hidden)
-        return d
 
 
 def init_weight_(weight: torch.Tensor, bias: torch.Tensor | None, fan_in: int, fan_out: int, scheme: str) -> None:

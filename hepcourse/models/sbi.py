@@ -19,13 +19,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import ModelConfig
 from .mlp import ACTIVATIONS
 
 
@@ -44,18 +45,12 @@ def _column(t: torch.Tensor) -> torch.Tensor:
     return t[:, None] if t.ndim == 1 else t
 
 
-class _MLPConfig:
-    """What both configurations below share: ``hidden`` widths as a tuple, a known ``activation``."""
+class _MLPConfig(ModelConfig):
+    """What both configurations below share: a known ``activation``."""
 
-    def __post_init__(self):
-        self.hidden = tuple(int(h) for h in self.hidden)
+    def check(self) -> None:
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["hidden"] = list(self.hidden)
-        return d
 
 
 @dataclass

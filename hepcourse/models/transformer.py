@@ -26,13 +26,14 @@ ParT itself (:meth:`TransformerConfig.paper`) has d = 128, 8 heads, 8 particle a
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..data.constituents import PAIR_INPUTS, PAIR_SHIFT_SCALE, PARTICLE_INPUTS, PARTICLE_SHIFT_SCALE, pairwise_features
+from .config import ModelConfig
 from .layers import Standardise, layer_stack
 
 __all__ = ["TransformerConfig", "ParticleTransformer", "attention", "fused_attention"]
@@ -105,7 +106,7 @@ class Block(nn.Module):
 
 
 @dataclass
-class TransformerConfig:
+class TransformerConfig(ModelConfig):
     """A :class:`ParticleTransformer`. CPU-sized defaults; :meth:`paper` is ParT's size."""
 
     n_in: int = len(PARTICLE_INPUTS)
@@ -118,18 +119,10 @@ class TransformerConfig:
     pair_hidden: tuple[int, ...] = (16,)
     pair_bias: bool = True        # False: plain attention (no U_ij)
 
-    def __post_init__(self):
-        self.pair_hidden = tuple(int(h) for h in self.pair_hidden)
-
     @classmethod
     def paper(cls, **kwargs) -> "TransformerConfig":
         """ParT (Qu et al. 2022): d = 128, 8 heads, 8 + 2 blocks, FFN 512, pair embedding (64, 64, 64)."""
         return cls(d=128, heads=8, layers=8, class_layers=2, ffn=512, pair_hidden=(64, 64, 64), **kwargs)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["pair_hidden"] = list(self.pair_hidden)
-        return d
 
 
 class ParticleTransformer(nn.Module):

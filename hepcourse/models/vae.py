@@ -24,12 +24,13 @@ latent score, which measures how far an event's encoding lies from the prior.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from .config import ModelConfig
 from .mlp import MLP, MLPConfig
 
 __all__ = ["VAEConfig", "VAE", "kl_normal", "vae_loss", "vae_scores"]
@@ -46,7 +47,7 @@ def kl_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass
-class VAEConfig:
+class VAEConfig(ModelConfig):
     """A :class:`VAE`: input and latent sizes, the encoder's hidden widths (the decoder mirrors them),
     the weight β of the KL term, the decoder's fixed Gaussian width σ_x (in the units of x) and the activation."""
 
@@ -57,15 +58,9 @@ class VAEConfig:
     sigma_x: float = 1.0
     activation: str = "relu"
 
-    def __post_init__(self):
-        self.hidden = tuple(int(h) for h in self.hidden)
+    def check(self) -> None:
         if self.n_latent < 1 or self.sigma_x <= 0 or self.beta < 0:
             raise ValueError(f"need n_latent >= 1, sigma_x > 0, beta >= 0; got {self.n_latent}, {self.sigma_x}, {self.beta}")
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["hidden"] = list(self.hidden)
-        return d
 
 
 class VAE(nn.Module):
