@@ -199,23 +199,15 @@ DIJET_MASSES = dataclasses.replace(
 
 # Chapter 06: a weakly supervised search needs many more background events than dijet-resonance holds;
 # jet-level quantities only (no constituents) keep the file at a few tens of bytes per event.
-DIJET_FEATURES = DatasetSpec(
+DIJET_FEATURES = dataclasses.replace(
+    DIJET,                        # the same generator settings, selection and chunking as dijet-resonance
     name="dijet-features",
     description="the QCD dijets of dijet-resonance (pp at 13 TeV, anti-kT R=1.0, leading jet pT > 1.2 TeV), "
                 "independent events, jet-level quantities only (m_jj, jet masses, tau_N)",
     processes=(DIJET.processes[1],),
     filename="dijet-features.root",
     default_events=144_000,
-    chunk_size=2_000,
-    batch_size=25,
-    jet_r=1.0,
-    pt_min=1200.0,
-    pt_max=1e9,
-    eta_max=2.5,
     max_particles=0,              # no constituents
-    common=LHCO_COMMON,
-    kind="dijets",
-    unit="event",
 )
 
 # Chapter 09: a simulation bank for inferring alpha_s. The process and settings of ee-z-hadrons, but the final-state
