@@ -761,6 +761,16 @@ def generator_report(truth, generated, features=None, truth2=None, seed: int = 0
 # the evaluation table. Showers are arrays (N, L, R) in GeV: L layers of R voxels (rings).
 
 
+def _energy_bins(E: np.ndarray, edges):
+    """The showers of each bin of the incident energy: a boolean mask per bin, at least 2 showers each."""
+    idx = np.digitize(E, edges) - 1
+    for b in range(len(edges) - 1):
+        sel = idx == b
+        if sel.sum() < 2:
+            raise ValueError(f"energy bin [{edges[b]}, {edges[b + 1]}) holds {int(sel.sum())} showers: need at least 2")
+        yield sel
+
+
 def response_resolution(E, S, edges) -> dict:
     """Energy response ⟨S/E⟩ and relative resolution σ(S/E)/⟨S/E⟩ in bins of the incident energy ``E`` (N,),
     for visible energies ``S`` (N,). Returns a dict of arrays per bin: ``center`` (mean E), ``n``,
@@ -768,13 +778,9 @@ def response_resolution(E, S, edges) -> dict:
     the Gaussian error of a standard deviation)."""
     E, S = np.asarray(E, dtype=float), np.asarray(S, dtype=float)
     r = S / E
-    idx = np.digitize(E, edges) - 1
     out = {k: [] for k in ("center", "n", "response", "response_err", "resolution", "resolution_err")}
-    for b in range(len(edges) - 1):
-        sel = idx == b
+    for sel in _energy_bins(E, edges):
         n = int(sel.sum())
-        if n < 2:
-            raise ValueError(f"energy bin [{edges[b]}, {edges[b + 1]}) holds {n} showers: need at least 2")
         mean, std = r[sel].mean(), r[sel].std(ddof=1)
         out["center"].append(E[sel].mean())
         out["n"].append(n)
@@ -799,13 +805,9 @@ def calibration_error(E, S, f, edges) -> dict:
     ``stderr``, ``signed``, ``z`` = signed/stderr, and ``relative`` = ce/center."""
     E, S = np.asarray(E, dtype=float), np.asarray(S, dtype=float)
     d = S - f(E)
-    idx = np.digitize(E, edges) - 1
     out = {k: [] for k in ("center", "ce", "stderr", "signed", "z", "relative")}
-    for b in range(len(edges) - 1):
-        sel = idx == b
+    for sel in _energy_bins(E, edges):
         n = int(sel.sum())
-        if n < 2:
-            raise ValueError(f"energy bin [{edges[b]}, {edges[b + 1]}) holds {n} showers: need at least 2")
         signed, stderr = d[sel].mean(), d[sel].std(ddof=1) / np.sqrt(n)
         out["center"].append(E[sel].mean())
         out["ce"].append(abs(signed))
