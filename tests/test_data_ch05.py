@@ -8,6 +8,7 @@ import awkward as ak
 import numpy as np
 import pytest
 
+from data_support import assert_regenerates
 from hepcourse import config
 from hepcourse.data import generate, io, load, manifest, registry
 
@@ -67,11 +68,4 @@ def test_a14_jets_differ_from_monash_where_the_tune_differs():
 def test_reproduces_the_committed_events(tmp_path):
     for spec, trees, n, fields in ((MASSES, ("mx300", "mx700"), 10, ("mjj", "j1_m", "j2_tau2")),
                                    (A14, ("top", "qcd"), 8, ("jet_m", "jet_tau2", "jet_nparticles"))):
-        path = config.DATA_DIR / spec.filename
-        info = manifest.verify(path)
-        out = tmp_path / f"{spec.name}.root"
-        generate.make(spec.name, events=n, seed=info["seed"], out=out, chunk_dir=tmp_path, progress=False, update_manifest=False)
-        for tree in trees:
-            mine, theirs = io.read(out, tree), io.read(path, tree, entry_stop=n)
-            for field in fields:
-                assert np.array_equal(ak.to_numpy(mine[field]), ak.to_numpy(theirs[field])), (spec.name, tree, field)
+        assert_regenerates(spec.name, n, tmp_path / spec.name, fields, trees)

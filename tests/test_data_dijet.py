@@ -4,6 +4,7 @@ import awkward as ak
 import numpy as np
 import pytest
 
+from data_support import assert_regenerates
 from hepcourse import config
 from hepcourse.data import generate, io, load, manifest, registry
 
@@ -48,11 +49,5 @@ def test_loader_features():
 
 @pytest.mark.skipif(not generate.versions()["pythia8mc"], reason="needs pythia8mc")
 def test_reproduces_the_committed_events(tmp_path):
-    info = manifest.verify(PATH)
-    out = tmp_path / "dj.root"
-    generate.make(SPEC.name, events=15, seed=info["seed"], out=out, chunk_dir=tmp_path, progress=False, update_manifest=False)
-    for tree in ("signal", "qcd"):
-        mine, theirs = io.read(out, tree), io.read(PATH, tree, entry_stop=15)
-        for field in ("mjj", "j1_m", "j2_tau2"):
-            assert np.array_equal(ak.to_numpy(mine[field]), ak.to_numpy(theirs[field]))
+    for mine, theirs in assert_regenerates(SPEC.name, 15, tmp_path, ("mjj", "j1_m", "j2_tau2"), ("signal", "qcd")).values():
         assert np.array_equal(ak.to_numpy(ak.flatten(mine.part.pt)), ak.to_numpy(ak.flatten(theirs.part.pt)))

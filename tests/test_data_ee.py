@@ -4,6 +4,7 @@ import awkward as ak
 import numpy as np
 import pytest
 
+from data_support import assert_regenerates
 from hepcourse import config
 from hepcourse.data import generate, io, load, manifest, registry
 
@@ -41,13 +42,7 @@ def test_loader_reads_events():
 
 @pytest.mark.skipif(not generate.versions()["pythia8mc"], reason="needs pythia8mc")
 def test_reproduces_the_committed_events_and_alpha_s_matters(tmp_path):
-    info = manifest.verify(PATH)
-    out = tmp_path / "ee.root"
-    generate.make(SPEC.name, events=200, seed=info["seed"], out=out, chunk_dir=tmp_path, progress=False,
-                  update_manifest=False)
-    mine, theirs = io.read(out, "events"), io.read(PATH, "events", entry_stop=200)
-    for field in ("thrust", "c_parameter", "n_particles"):
-        assert np.array_equal(ak.to_numpy(mine[field]), ak.to_numpy(theirs[field]))
+    mine, theirs = assert_regenerates(SPEC.name, 200, tmp_path, ("thrust", "c_parameter", "n_particles"))["events"]
     assert np.array_equal(ak.to_numpy(ak.flatten(mine.part.e)), ak.to_numpy(ak.flatten(theirs.part.e)))
     means, n_charged = {}, {}
     for alphas in (0.11, 0.16):
