@@ -21,7 +21,7 @@ peak resident set during the call (Linux: ``VmHWM`` after resetting it through `
 glibc's mmap threshold fixed at 64 KiB so that freed buffers go back to the system): neither ``tracemalloc``
 (which does not see PyTorch's allocator) nor PyTorch (which keeps allocator statistics for GPUs only) measures
 both NumPy and PyTorch on the CPU. A row whose peer is not installed is skipped with a message. The rows are
-written to ``data/benchmarks/peers.csv`` and :func:`markdown_table` makes the table of ``book/performance.md``.
+written to ``data/benchmarks/peers.csv`` and :func:`markdown_table` makes the tables of ``book/performance.md``.
 """
 
 from __future__ import annotations
@@ -603,20 +603,22 @@ def read_csv(path: Path | None = None) -> list[dict]:
 
 
 def markdown_table(rows: list[dict]) -> str:
-    """The table of ``book/performance.md``: one line per comparison (rates in items per CPU second, one thread)."""
+    """The tables of ``book/performance.md``, one line per comparison: first what is compared and whether the
+    numbers agree, then the cost (rates in items per CPU second, one thread) — two tables, so each fits the page."""
     def num(v: str) -> str:
         return "—" if v in ("", None) else f"{float(v):,.0f}".replace(",", " ") if float(v) >= 100 else f"{float(v):.3g}"
 
-    lines = ["| comparison (chapter) | ours | peer | difference (tolerance) | forward, ours / peer | "
-             "forward + backward, ours / peer | peak MB, ours / peer | our time ÷ peer's |",
-             "|---|---|---|---|---|---|---|---|"]
+    agreement = ["| comparison (chapter) | ours | peer | difference (tolerance) |", "|---|---|---|---|"]
+    cost = ["| comparison | forward, ours / peer | forward + backward, ours / peer | peak MB, ours / peer | "
+            "our time ÷ peer's |", "|---|---|---|---|---|"]
     for r in rows:
         agree = "✓" if str(r["agree"]) == "True" else "✗"
-        lines.append(f"| {r['comparison']} ({r['chapter']}) | {r['ours']} | {r['peer']} | "
-                     f"{r['difference']} ({r['tolerance']}) {agree} | {num(r['ours_fwd_per_s'])} / {num(r['peer_fwd_per_s'])} | "
-                     f"{num(r['ours_fwdbwd_per_s'])} / {num(r['peer_fwdbwd_per_s'])} | "
-                     f"{num(r['ours_peak_mb'])} / {num(r['peer_peak_mb'])} | {num(r['time_ratio'])} |")
-    return "\n".join(lines)
+        agreement.append(f"| {r['comparison']} ({r['chapter']}) | {r['ours']} | {r['peer']} | "
+                         f"{r['difference']} ({r['tolerance']}) {agree} |")
+        cost.append(f"| {r['comparison']} | {num(r['ours_fwd_per_s'])} / {num(r['peer_fwd_per_s'])} | "
+                    f"{num(r['ours_fwdbwd_per_s'])} / {num(r['peer_fwdbwd_per_s'])} | "
+                    f"{num(r['ours_peak_mb'])} / {num(r['peer_peak_mb'])} | {num(r['time_ratio'])} |")
+    return "\n".join(agreement) + "\n\n" + "\n".join(cost)
 
 
 PAGE = "book/performance.md"
