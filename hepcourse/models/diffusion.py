@@ -182,3 +182,35 @@ def ddpm_loss(model: DDPM, batch) -> torch.Tensor:
     """:meth:`DDPM.loss` as a ``loss_fn`` for :func:`hepcourse.train.fit`: the batch is ``(x,)`` or ``(x, c)``."""
     x, *rest = batch if isinstance(batch, (tuple, list)) else (batch,)
     return model.loss(x, rest[0] if rest else None)
+
+
+def x0_from_eps(x_t: torch.Tensor, eps: torch.Tensor, t, schedule: Schedule) -> torch.Tensor:
+    """The one-step estimate x̂₀ = (x_t − √(1 − ᾱ_t) ε)/√ᾱ_t (Eq. 4.127 solved for x₀). With the exact
+    ε = E[ε | x_t] it is the posterior mean E[x₀ | x_t] (Tweedie's formula), narrower than the data."""
+    ab = _at(schedule.alpha_bar, t, x_t)
+    return (x_t - (1.0 - ab).sqrt() * eps) / ab.sqrt()
+
+
+def penalised_ddpm_loss(model: DDPM, batch, feature, lam: float, t_max: int | None = None) -> torch.Tensor:
+    """The DDPM loss plus a physics penalty (applications text, item A13), a ``loss_fn`` for
+    :func:`hepcourse.train.fit` (bind ``feature``, ``lam``, ``t_max`` with ``functools.partial``):
+
+        L = ⟨|ε − ε_θ(x_t, t)|²⟩_{t ~ U{1..T}} + λ W₁( f(x̂₀), f(x₀) )_{t' ~ U{1..t_max}},
+
+    x̂₀ the one-step estimates of :func:`x0_from_eps` from the network's ε_θ at a second noising of the same
+    batch, at steps t' ≤ ``t_max`` (default T); f = ``feature`` a differentiable map of a batch (B, dim) to one
+    number per event (B,); W₁ by sorting (:func:`hepcourse.metrics.w1_sorted`) against the batch's true f(x₀).
+    With λ = 0 it is :meth:`DDPM.loss` (the same random numbers drawn in the same order)."""
+    from ..metrics import w1_sorted
+
+    x0, *rest = batch if isinstance(batch, (tuple, list)) else (batch,)
+    context = rest[0] if rest else None
+    t = torch.randint(1, model.cfg.T + 1, (x0.shape[0],), device=x0.device)
+    x_t, _, _ = forward_marginal(x0, t, model.schedule, noise=(eps := torch.randn_like(x0)))
+    loss = (model(x_t, t, context) - eps).pow(2).mean()
+    if lam:
+        t2 = torch.randint(1, (t_max or model.cfg.T) + 1, (x0.shape[0],), device=x0.device)
+        x_t2, _, _ = forward_marginal(x0, t2, model.schedule)
+        x0_hat = x0_from_eps(x_t2, model(x_t2, t2, context), t2, model.schedule)        # (B, dim)
+        loss = loss + lam * w1_sorted(feature(x0_hat), feature(x0))
+    return loss
