@@ -139,9 +139,19 @@ def _mean_loss(model, loss_fn: LossFn, loader: Iterable, device, amp: bool, trai
     total, count = torch.zeros((), dtype=torch.float64, device=device), 0
     for batch in loader:
         batch = to_device(batch, device)
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
-            loss = loss_fn(model, batch)
-        if train:
+        if train and isinstance(optimizer, torch.optim.LBFGS):
+            def closure():                        # L-BFGS re-evaluates the loss in its line search
+                optimizer.zero_grad(set_to_none=True)
+                value = loss_fn(model, batch)
+                value.backward()
+                return value
+            optimizer.step(closure)
+            with torch.no_grad():
+                loss = loss_fn(model, batch)      # the loss where the step ended
+        else:
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
+                loss = loss_fn(model, batch)
+        if train and not isinstance(optimizer, torch.optim.LBFGS):
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if grad_clip is not None:
@@ -168,6 +178,12 @@ def fit(model: torch.nn.Module, loss_fn: LossFn, train_loader: Iterable,
     the model in ``DistributedDataParallel``, each process on its part of every batch, the losses and the
     early-stopping decision shared, progress shown by process 0; the loss function may call the model's other
     methods (``model.kl()``) through the wrapper. With one process nothing changes.
+
+    ``optimizer=torch.optim.LBFGS(...)`` trains a small model to convergence the way a fit is minimised
+    (quasi-Newton with a line search, e.g. ``line_search_fn="strong_wolfe"``): each batch is one
+    ``optimizer.step(closure)`` of up to ``max_iter`` iterations that re-evaluates the loss on that batch.
+    L-BFGS needs a deterministic loss, so give it the whole training set as one batch (full batch); an
+    epoch is then one such step, and the recorded training loss is the loss where it ended.
     """
     cfg = cfg or TrainConfig()
     device = device or config.device()
@@ -178,6 +194,8 @@ def fit(model: torch.nn.Module, loss_fn: LossFn, train_loader: Iterable,
     net = distributed.wrap(model, device)         # DistributedDataParallel with several processes, else model
     train_loader, val_loader = distributed.shard(train_loader), distributed.shard(val_loader)
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if isinstance(optimizer, torch.optim.LBFGS) and hasattr(train_loader, "__len__") and len(train_loader) != 1:
+        raise ValueError(f"L-BFGS needs the full training set as one batch, got {len(train_loader)} batches")
     amp = cfg.amp and device.type == "cuda"
     if cfg.schedule not in (None, "cosine"):
         raise ValueError(f"schedule must be None or 'cosine', got {cfg.schedule!r}")

@@ -192,3 +192,28 @@ def test_history_summary_states_first_last_and_best_loss():
                            "the last, 0.3000 at best (epoch 2)")
     h = train.History(train_loss=[2.0, 1.0], best_epoch=1, stopped_early=True)
     assert "(stopped early); training loss 2.0000" in h.summary()
+
+
+def test_lbfgs_full_batch_reaches_the_least_squares_solution():
+    """``optimizer=torch.optim.LBFGS`` with the whole set as one batch minimises the loss like a fit: the line's
+    weight and bias equal the closed-form least-squares solution; several batches are refused."""
+    x, y = _line_data(3.0).tensors
+    torch.manual_seed(0)
+    model = torch.nn.Linear(1, 1).double()
+    xd, yd = x.double(), y.double()
+    loader = [(xd, yd)]
+    # stop on the gradient only (≤ 1e-12; the loss's curvature is 2⟨x²⟩ ≈ 0.7, so the parameters are within ~1e-11):
+    # a stop on the change of the loss (1e-14) would leave them √(2·1e-14/0.7) ≈ 2e-7 away
+    opt = torch.optim.LBFGS(model.parameters(), max_iter=100, tolerance_grad=1e-12, tolerance_change=0.0,
+                            line_search_fn="strong_wolfe")
+    hist = train.fit(model, _mse, loader, None, train.TrainConfig(epochs=2, patience=None, progress=False),
+                     optimizer=opt, device=torch.device("cpu"))
+    coef = np.linalg.lstsq(np.c_[xd.numpy(), np.ones(len(xd))], yd.numpy()[:, 0], rcond=None)[0]
+    assert model.weight.item() == pytest.approx(coef[0], abs=1e-8)
+    assert model.bias.item() == pytest.approx(coef[1], abs=1e-8)
+    assert hist.train_loss[-1] == pytest.approx(np.mean((np.c_[xd.numpy(), np.ones(len(xd))] @ coef - yd.numpy()[:, 0]) ** 2),
+                                                rel=1e-9)
+    with pytest.raises(ValueError, match="one batch"):
+        train.fit(model, _mse, DataLoader(TensorDataset(x, y), batch_size=64), None,
+                  train.TrainConfig(epochs=1, progress=False), optimizer=torch.optim.LBFGS(model.parameters()),
+                  device=torch.device("cpu"))

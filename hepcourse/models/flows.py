@@ -24,8 +24,13 @@ Directions: :meth:`Flow.transform` maps data → latent and returns (z, log|det 
 maps latent → data (used by :meth:`Flow.sample`). The last layer of every conditioner starts at zero, so an
 untrained flow is the identity map.
 
-``box=(lo, hi)``: data confined to a box are first mapped to the real line by u = logit((x − lo)/(hi − lo)),
-whose log-Jacobian is included in :meth:`Flow.log_prob` (Plehn et al., Sec. 4.3.2 on preprocessing).
+``box=(lo, hi)``: data confined to a box are first mapped to the real line by u = logit(v) with
+v = (x − lo)/(hi − lo) (``box_map="logit"``), or by the probit u = Φ⁻¹(v), the inverse of the normal CDF
+(``box_map="probit"``); the log-Jacobian is included in :meth:`Flow.log_prob` (Plehn et al., Sec. 4.3.2 on
+preprocessing). The probit maps a flat density in the box exactly onto the standard normal latent
+(log|du/dx| = u²/2 + ln √(2π) − ln(hi − lo)), so a density that stays finite at the walls keeps Gaussian
+tails in u, which the identity tails of a spline coupling reproduce; after the logit the tails are
+exponential, and a flow with Gaussian latent tails puts too little density at the walls.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from .config import ModelConfig
 from .mlp import MLP, MLPConfig
 
 KINDS = ("affine", "spline")
+BOX_MAPS = ("logit", "probit")
 LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -57,13 +63,16 @@ class FlowConfig(ModelConfig):
     tail_bound: float = 4.0               # the spline acts on [−tail_bound, tail_bound], identity outside
     scale_max: float = 3.0                # affine: |s| ≤ scale_max per layer (soft bound)
     activation: str = "relu"              # of the conditioner MLPs
-    box: tuple[float, float] | None = None  # data in [lo, hi]^dim: logit preprocessing (Jacobian included)
+    box: tuple[float, float] | None = None  # data in [lo, hi]^dim: mapped to the real line (Jacobian included)
+    box_map: str = "logit"                # the map of the box onto the real line: "logit" or "probit"
 
     def check(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if self.dim < 1 or self.n_layers < 1 or self.bins < 2:
             raise ValueError(f"need dim ≥ 1, n_layers ≥ 1 and bins ≥ 2, got {self.dim}, {self.n_layers}, {self.bins}")
+        if self.box_map not in BOX_MAPS:
+            raise ValueError(f"box_map must be one of {BOX_MAPS}, got {self.box_map!r}")
         if self.box is not None:
             lo, hi = (float(b) for b in self.box)
             if not hi > lo:
@@ -206,12 +215,18 @@ class Flow(nn.Module):
     def _to_real(self, x):
         lo, hi = self.cfg.box
         u = ((x - lo) / (hi - lo)).clamp(1e-7, 1 - 1e-7)
+        if self.cfg.box_map == "probit":
+            y = torch.special.ndtri(u)                                   # Φ⁻¹(u); dy/du = 1/φ(y)
+            logdet = (0.5 * y.pow(2) + 0.5 * LOG_2PI - math.log(hi - lo)).sum(dim=1)
+            return y, logdet
         y = torch.log(u) - torch.log1p(-u)
         logdet = (-torch.log(u) - torch.log1p(-u) - math.log(hi - lo)).sum(dim=1)
         return y, logdet
 
     def _from_real(self, y):
         lo, hi = self.cfg.box
+        if self.cfg.box_map == "probit":
+            return lo + (hi - lo) * torch.special.ndtr(y)
         return lo + (hi - lo) * torch.sigmoid(y)
 
     def _context(self, context, n: int, like: torch.Tensor):
