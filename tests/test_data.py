@@ -182,3 +182,16 @@ def test_cli_lists_and_verifies_data_sets_by_name(data_dir, capsys):
     assert "ok       data/jets-top-qcd.root" in capsys.readouterr().out
     assert main(["data", "make", "no-such-set"]) == 2
     assert "unknown data set 'no-such-set'; known: jets-top-qcd" in capsys.readouterr().err
+
+
+def test_manifest_parse_is_cached_but_never_stale(tmp_path):
+    """read_manifest keeps the parsed document per file, yet returns what the file says now and a copy."""
+    path = tmp_path / "MANIFEST"
+    manifest.write_section("datasets", "a.root", {"sha256": "1"}, path)
+    first = manifest.read_manifest(path)
+    first["datasets"]["a.root"]["sha256"] = "changed by the caller"
+    assert manifest.read_manifest(path)["datasets"]["a.root"] == {"sha256": "1"}
+    manifest.write_section("datasets", "b.root", {"sha256": "2"}, path)
+    assert set(manifest.read_manifest(path)["datasets"]) == {"a.root", "b.root"}
+    path.write_text(path.read_text().replace("'1'", "'3'"))              # same size, same inode: an edit by hand
+    assert manifest.read_manifest(path)["datasets"]["a.root"] == {"sha256": "3"}

@@ -19,6 +19,7 @@ and the command that rebuilds it. Nothing is silently regenerated.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 from pathlib import Path
@@ -55,11 +56,26 @@ def sha256(path: Path, block: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+_PARSED: dict[str, tuple[str, dict]] = {}
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)      # libyaml's parser when PyYAML has it: ~7x faster
+
+
 def read_manifest(manifest: Path | None = None) -> dict:
+    """The two sections of the MANIFEST as dicts (a fresh copy the caller may change).
+
+    Every ``load()`` reads the MANIFEST and a notebook loads several splits, so the parsed document is
+    kept per file together with the text it was parsed from; the file is still read at each call and
+    parsed again whenever its text differs."""
     manifest = Path(manifest or manifest_path())
-    doc = yaml.safe_load(manifest.read_text()) if manifest.exists() else None
-    doc = doc or {}
-    return {section: doc.get(section) or {} for section in SECTIONS}
+    if not manifest.exists():
+        return {section: {} for section in SECTIONS}
+    text = manifest.read_text()
+    cached = _PARSED.get(str(manifest))
+    if cached is None or cached[0] != text:
+        doc = yaml.load(text, Loader=_LOADER) or {}
+        cached = (text, {section: doc.get(section) or {} for section in SECTIONS})
+        _PARSED[str(manifest)] = cached
+    return copy.deepcopy(cached[1])
 
 
 def write_section(section: str, key: str, value: dict, manifest: Path | None = None) -> None:
