@@ -155,11 +155,13 @@ def alembic_head() -> str:
 @contextmanager
 def fast_gradebooks():
     """Within the block, every nbgrader ``Gradebook`` of one database URL shares one SQLAlchemy engine
-    (its cache of compiled statements) instead of a new one each, and a new gradebook is stamped with
-    :func:`alembic_head`; the engines are disposed at the end."""
+    (its cache of compiled statements) instead of a new one each, whose tables are created (if missing)
+    by the first only, and a new gradebook is stamped with :func:`alembic_head`; the engines are
+    disposed at the end."""
     import nbgrader.api as api
 
-    originals, engines, head = (api.create_engine, api.get_alembic_version), {}, []
+    metadata = api.Base.metadata
+    originals, engines, head, created = (api.create_engine, api.get_alembic_version), {}, [], set()
 
     def create_engine(url, *args, **kwargs):
         key = repr((str(url), args, sorted(kwargs.items())))
@@ -172,10 +174,18 @@ def fast_gradebooks():
             head.append(alembic_head() or originals[1]())
         return head[0]
 
+    def create_all(bind, *args, **kwargs):      # Gradebook() creates any missing table, every time
+        if args or kwargs or id(bind) not in created:
+            type(metadata).create_all(metadata, bind, *args, **kwargs)
+            if not args and not kwargs and any(bind is e for e in engines.values()):
+                created.add(id(bind))
+
     api.create_engine, api.get_alembic_version = create_engine, get_alembic_version
+    metadata.create_all = create_all
     try:
         yield engines
     finally:
         api.create_engine, api.get_alembic_version = originals
+        del metadata.create_all
         for engine in engines.values():
             engine.dispose()
