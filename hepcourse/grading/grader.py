@@ -13,6 +13,9 @@ nbgrader does the bookkeeping and the sandbox does the running:
 3. **record** (nbgrader, the same single process, one writer for sqlite): the executed outputs
    are handed to nbgrader's ``SaveAutoGrades`` and the scores are read back from the gradebook.
 
+Steps 1 and 3 are nbgrader's own code, configured so that it does each piece of work once
+(:mod:`hepcourse.grading.bookkeeping`: same results, a third of the CPU time).
+
 Every submission ends with a score and a reason, or "needs manual grading" with a reason; one
 broken submission never stops the others. Before anything runs, the sandbox is started once (a
 blocked bubblewrap stops the run with what to fix, instead of giving everyone zero) and the hidden
