@@ -488,7 +488,8 @@ def main() -> int:
         status = _wait(pid, job["wall_s"])
         after = os.times()
         cpu = after.children_user + after.children_system - before.children_user - before.children_system
-        _say(id=job["id"], exit=status, seconds=time.perf_counter() - start, cpu=cpu)
+        own = os.times()
+        _say(id=job["id"], exit=status, seconds=time.perf_counter() - start, cpu=cpu, own_cpu=own.user + own.system)
     own = os.times()
     _say(status="bye", cpu=own.user + own.system)       # the warm parent's own CPU time: imports, forks
     return 0
@@ -564,6 +565,9 @@ class WarmSandbox:
         if reply is None or reply.get("id") != job:
             self.close()
             raise WarmUnavailable("the warm sandbox did not answer")
+        # the warm parent's own CPU time so far: it may be gone before close() asks (bwrap's --die-with-parent
+        # stops it when the grading thread that started it ends)
+        self.cpu_s = reply.get("own_cpu", self.cpu_s)
         try:
             run = collect(work, dst, reply["exit"], time.perf_counter() - start, limits)
             run.cpu_s = reply.get("cpu", 0.0)
@@ -572,12 +576,13 @@ class WarmSandbox:
             shutil.rmtree(work, ignore_errors=True)
 
     def close(self) -> None:
-        """Stop the warm parent; its own CPU time (imports, forks) is then in ``cpu_s``."""
+        """Stop the warm parent; its own CPU time (imports, forks) is then in ``cpu_s`` (as of its last
+        answer, if it had already stopped)."""
         if self.proc.poll() is None:
             try:
                 self.proc.stdin.close()
                 bye = self._read(30)
-                self.cpu_s = (bye or {}).get("cpu", 0.0)
+                self.cpu_s = (bye or {}).get("cpu", self.cpu_s)
                 self.proc.wait(timeout=10)
             except (OSError, subprocess.TimeoutExpired):
                 os.killpg(self.proc.pid, signal.SIGKILL)
