@@ -546,25 +546,33 @@ def autograde(assignment: str, submissions: Mapping[str, Path | nbformat.Noteboo
                     report.update(warm_cpu_s=slots.cpu_s, warm_unavailable=slots.unavailable)
 
 
+def _to_execute(run: _Run, submissions, results: dict, on_graded):
+    """Prepare each submission in turn; one that needs no run (no notebook, unreadable, …) is graded here, the
+    others are yielded as (student, nonce) to be executed."""
+    for student, notebook in submissions.items():
+        grade, nonce = _prepare(run, student, notebook)
+        if grade is None:
+            yield student, nonce
+        else:
+            _deliver(results, student, grade, on_graded)
+
+
+def _deliver(results: dict, student: str, grade: SubmissionGrade, on_graded) -> None:
+    results[student] = grade
+    if on_graded:
+        on_graded(grade)
+
+
 def _grade_all(run: _Run, submissions, jobs, sandbox, limits, on_graded,
                warm: WarmSlots | None = None) -> dict[str, SubmissionGrade]:
     """Prepare each submission in this thread, run ``jobs`` at once, record them one at a time."""
     results: dict[str, SubmissionGrade] = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        pending = {}
-        for student, notebook in submissions.items():
-            grade, nonce = _prepare(run, student, notebook)
-            if grade is not None:
-                results[student] = grade
-                if on_graded:
-                    on_graded(grade)
-                continue
-            pending[student] = pool.submit(_execute, run.runs / student, nonce, limits, sandbox, warm)
+        pending = {student: pool.submit(_execute, run.runs / student, nonce, limits, sandbox, warm)
+                   for student, nonce in _to_execute(run, submissions, results, on_graded)}
         for student, future in pending.items():
             execution, problems = future.result()
-            results[student] = _record(run, student, execution, problems)
-            if on_graded:
-                on_graded(results[student])
+            _deliver(results, student, _record(run, student, execution, problems), on_graded)
     return {student: results[student] for student in submissions}
 
 
@@ -577,13 +585,7 @@ def _grade_on_cluster(run: _Run, submissions, scheduler, sandbox, limits, on_gra
     results: dict[str, SubmissionGrade] = {}
     futures = {}
     try:
-        for student, notebook in submissions.items():
-            grade, nonce = _prepare(run, student, notebook)
-            if grade is not None:
-                results[student] = grade
-                if on_graded:
-                    on_graded(grade)
-                continue
+        for student, nonce in _to_execute(run, submissions, results, on_graded):
             text = (run.runs / student / "input.ipynb").read_text()
             futures[client.submit(execute_notebook, text, limits, sandbox, warm, pure=False)] = (student, nonce)
         for future in as_completed(futures):
@@ -597,9 +599,7 @@ def _grade_on_cluster(run: _Run, submissions, scheduler, sandbox, limits, on_gra
             if executed is not None:
                 (folder / "raw.ipynb").write_text(executed)
             execution, problems = _checked(folder, nonce, execution)
-            results[student] = _record(run, student, execution, problems)
-            if on_graded:
-                on_graded(results[student])
+            _deliver(results, student, _record(run, student, execution, problems), on_graded)
     finally:
         if client is not scheduler:
             client.close()
