@@ -18,7 +18,7 @@ Data and benchmarks (details: book/data.md):
     hepcourse data make NAME [--events N] [--seed S] [--jobs J] [--scheduler ADDRESS]   generate a data set into data/
     hepcourse data list | verify [NAME ...]
     hepcourse bench taggers [--quick] [--only NAME ...]           the taggers of chapters 01-04 on the same jets
-        [--level particle|detector ...] [--seed N ...]             several trainings, resumable (ch04_taggers_seeds.csv)
+        [--level particle|detector ...] [--seed N|N,M ...]          several trainings, resumable (ch04_taggers_seeds.csv)
     hepcourse bench grading [--assignment ch01] [--n 200 --baseline 20] [--variants tests/submissions]
                                                                   grading overhead, vs sequential nbgrader
     hepcourse bench peers [--only NAME ...]                       our implementations vs PyG, energyflow, FastJet, zuko, torchcfm, sbi
@@ -340,6 +340,12 @@ def _data_parser(sub) -> None:
     p.set_defaults(func=_data_verify)
 
 
+def _seed_group(text: str):
+    """``--seed`` values: ``3`` or a group ``1,2``."""
+    seeds = tuple(int(t) for t in text.split(","))
+    return seeds[0] if len(seeds) == 1 else seeds
+
+
 def _bench_parser(sub) -> None:
     steps = _command_with_steps(sub, "bench", "benchmarks: taggers, grading, peers")
     p = steps.add_parser("taggers", help="the benchmark table of the taggers of chapters 01-04")
@@ -349,7 +355,9 @@ def _bench_parser(sub) -> None:
     p.add_argument("--level", nargs="*", choices=["particle", "detector"],
                    help="several training seeds per tagger at these levels, one row per (level, seed, tagger) "
                         "appended to ch04_taggers_seeds.csv as each finishes; rows already there are skipped")
-    p.add_argument("--seed", nargs="*", type=int, help="the training seeds of --level (default 0)")
+    p.add_argument("--seed", nargs="*", type=_seed_group,
+                   help="the training seeds of --level (default 0); a group 1,2 trains each tagger with 1 and 2 "
+                        "before the next tagger (cheap taggers first: more rows finish if the run is stopped)")
     p.set_defaults(func=_bench_taggers)
     p = steps.add_parser("grading", help="grading throughput against sequential nbgrader")
     p.add_argument("--assignment", default="ch01_classification", help="assignment id or chapter (ch01)")

@@ -41,11 +41,12 @@ def test_rows_are_appended_per_level_seed_and_tagger_and_a_rerun_resumes(tiny, t
     assert all(r["n_train"] == 300 and r["epochs"] and 0 <= r["auc"] <= 1 for r in back)
     assert back[0]["auc"] > 0.9                                       # the BDT on m, τ21, τ32, n: even on 300 jets
 
-    # interrupted after three rows: the rerun adds only the missing ones, and seed 2
+    # interrupted after three rows: the rerun adds only the missing ones, and seed 2; the group (1, 2) trains
+    # each tagger with both before the next tagger
     lines = path.read_text().splitlines(keepends=True)
     path.write_text("".join(lines[:4]))
-    again = bench_taggers.run_seeds(levels=["detector"], seeds=[0, 1, 2], names=names, quick=True, out=tmp_path)
-    assert [(r["seed"], r["tagger"]) for r in again] == [(1, "flat MLP"), (2, bench_taggers.BDT_NAME), (2, "flat MLP")]
+    again = bench_taggers.run_seeds(levels=["detector"], seeds=[0, (1, 2)], names=names, quick=True, out=tmp_path)
+    assert [(r["seed"], r["tagger"]) for r in again] == [(2, bench_taggers.BDT_NAME), (1, "flat MLP"), (2, "flat MLP")]
     assert bench_taggers.run_seeds(levels=["detector"], seeds=[0, 1, 2], names=names, quick=True, out=tmp_path) == []
 
     rows = bench_taggers.read_seeds_csv(path)

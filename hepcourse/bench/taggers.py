@@ -397,13 +397,14 @@ def run_seeds(levels=("detector",), seeds=(0,), names: list[str] | None = None, 
               out: Path | None = None, log: Callable[[str], None] | None = None) -> list[dict]:
     """Train every tagger once per (level, training seed) and append one row per (level, seed, tagger) to
     ``<out>/ch04_taggers_seeds.csv`` as soon as it is measured; rows already in the file are skipped, so an
-    interrupted run continues where it stopped. Order: level by level, seed by seed, the taggers
-    :data:`CHEAP_FIRST`. Every network is trained afresh (no checkpoint is read or written), except at
-    particle level with seed 0 in full mode, where the committed checkpoints *are* those trainings
-    (:func:`load_tagger`; their training times from the committed table), as are the CNN and TopoDNN-like
-    rows of chapter 03. The data: the same splits as :func:`run`; at detector level the jets pass through the
-    toy detector when read and the BDT's features are recomputed from the detector-level constituents.
-    Returns the rows written now."""
+    interrupted run continues where it stopped. Order: level by level; within a level, ``seeds`` in turn, each
+    an int or a group of ints (e.g. ``[0, (1, 2)]``: every tagger with seed 0, then each tagger with seeds 1
+    and 2 before the next tagger), the taggers :data:`CHEAP_FIRST`. Every network is trained afresh (no
+    checkpoint is read or written), except at particle level with seed 0 in full mode, where the committed
+    checkpoints *are* those trainings (:func:`load_tagger`; their training times from the committed table),
+    as are the CNN and TopoDNN-like rows of chapter 03. The data: the same splits as :func:`run`; at detector
+    level the jets pass through the toy detector when read and the BDT's features are recomputed from the
+    detector-level constituents. Returns the rows written now."""
     quick = config.QUICK if quick is None else quick
     out = Path(out) if out else (config.BUILD_DIR / "bench" if quick else bench_dir())
     out.mkdir(parents=True, exist_ok=True)
@@ -411,53 +412,51 @@ def run_seeds(levels=("detector",), seeds=(0,), names: list[str] | None = None, 
     done = {(r["level"], r["seed"], r["tagger"]) for r in read_seeds_csv(path)} if path.exists() else set()
     previous = {r["tagger"]: r for r in read_csv(bench_dir() / CSV_NAME)} if (bench_dir() / CSV_NAME).exists() else {}
     wanted = [n for n in CHEAP_FIRST if names is None or n in names]
-    written = []
     for level in levels:
         if level not in LEVELS:
             raise ValueError(f"level {level!r}: one of {', '.join(LEVELS)}")
-        data = None
-        for seed in seeds:
-            todo = [n for n in wanted if (level, seed, BDT_NAME if n == "BDT" else n) not in done]
-            from_checkpoints = level == "particle" and seed == 0 and not quick
-            extra = ([n for n, _, _ in CHECKPOINT_TAGGERS if (level, seed, n) not in done
-                      and (names is None or n in names)] if from_checkpoints else [])
-            if not todo and not extra:
+    jobs = []                                           # (level, seed, tagger name), in the order they run
+    for level in levels:
+        for group in seeds:
+            group = (group,) if isinstance(group, int) else tuple(group)
+            jobs += [(level, seed, name) for name in wanted for seed in group]
+            if level == "particle" and 0 in group and not quick:
+                jobs += [(level, 0, n) for n, _, _ in CHECKPOINT_TAGGERS if names is None or n in names]
+    jobs = [j for j in jobs if (j[0], j[1], BDT_NAME if j[2] == "BDT" else j[2]) not in done]
+    written, data = [], {}
+    for level, seed, name in jobs:
+        if level not in data:
+            data = {level: _seed_data(level, quick)}   # one level in memory at a time
+        (inp_tr, y_tr, jets_tr), (inp_va, y_va, _), (inp_te, y_te, jets_te) = (data[level][s]
+                                                                               for s in ("train", "val", "test"))
+        y_test = y_te.numpy().astype(int)
+        if log:
+            log(f"{level} level, training seed {seed}: {name} ...")
+        if name == "BDT":
+            row = _bdt(jets_tr, jets_te, y_test, quick, seed)[0]
+        elif name in [n for n, _, _ in CHECKPOINT_TAGGERS]:
+            row = next((r for r, _ in _checkpoint_rows(y_test, _sizes(quick)["test"]) if r["tagger"] == name), None)
+            if row is None:                             # no checkpoint for these test jets
                 continue
-            data = data or _seed_data(level, quick)
-            (inp_tr, y_tr, jets_tr), (inp_va, y_va, _), (inp_te, y_te, jets_te) = (data[s] for s in ("train", "val", "test"))
-            y_test = y_te.numpy().astype(int)
-
-            def keep(row):
-                row = {"level": level, "seed": seed, **row}
-                _append_row(row, path)                    # on disk at once: an interrupted run keeps it
-                written.append(row)
-                if log:
-                    log(f"  {row['tagger']}: AUC {row['auc']:.4f}, 1/eB(0.3) {row['rejection_03']}, "
-                        f"train {row['train_s']} s")
-
-            for name in todo:
-                if log:
-                    log(f"{level} level, training seed {seed}: {name} ...")
-                if name == "BDT":
-                    keep(_bdt(jets_tr, jets_te, y_test, quick, seed)[0])
-                    continue
-                t = tagger(name)
-                pair = ((inp_tr, y_tr), (inp_va, y_va))
-                if from_checkpoints:
-                    model, history = load_tagger(t, quick, pair, seed)
-                else:
-                    model, history = train_tagger(t, quick, pair, seed)
-                device = config.device()
-                score, rate = scores(model, inp_te, t.inputs, device)
-                n_par = sum(p.numel() for p in model.parameters() if p.requires_grad)
-                old = previous.get(name, {}) if history is None else {}
-                train_s = history.seconds if history is not None else old.get("train_s")
-                epochs = history.epochs_run if history is not None else old.get("epochs")
-                keep(_row(name, t.chapter, y_test, score, n_par, train_s, rate, len(y_tr), epochs, device_label(device)))
-            if extra:
-                for row, _ in _checkpoint_rows(y_test, _sizes(quick)["test"]):
-                    if row["tagger"] in extra:
-                        keep(row)
+        else:
+            t = tagger(name)
+            pair = ((inp_tr, y_tr), (inp_va, y_va))
+            if level == "particle" and seed == 0 and not quick:
+                model, history = load_tagger(t, quick, pair, seed)
+            else:
+                model, history = train_tagger(t, quick, pair, seed)
+            device = config.device()
+            score, rate = scores(model, inp_te, t.inputs, device)
+            n_par = sum(p.numel() for p in model.parameters() if p.requires_grad)
+            old = previous.get(name, {}) if history is None else {}
+            train_s = history.seconds if history is not None else old.get("train_s")
+            epochs = history.epochs_run if history is not None else old.get("epochs")
+            row = _row(name, t.chapter, y_test, score, n_par, train_s, rate, len(y_tr), epochs, device_label(device))
+        row = {"level": level, "seed": seed, **row}
+        _append_row(row, path)                          # on disk at once: an interrupted run keeps it
+        written.append(row)
+        if log:
+            log(f"  {row['tagger']}: AUC {row['auc']:.4f}, 1/eB(0.3) {row['rejection_03']}, train {row['train_s']} s")
     return written
 
 
