@@ -60,3 +60,25 @@ def test_rows_are_appended_per_level_seed_and_tagger_and_a_rerun_resumes(tiny, t
 
     with pytest.raises(ValueError, match="level"):
         bench_taggers.run_seeds(levels=["parton"], seeds=[0], quick=True, out=tmp_path)
+
+
+def test_ordering_weighs_the_difference_by_the_spread_and_the_statistical_error():
+    def row(level, tagger, seed, auc, auc_std=0.001):
+        return {"level": level, "tagger": tagger, "seed": seed, "auc": auc, "auc_std": auc_std,
+                "rejection_03": 100.0, "rejection_05": 30.0, "train_s": 1.0}
+
+    rows = ([row("detector", "PFN", s, a) for s, a in enumerate((0.960, 0.962, 0.964))]
+            + [row("detector", "EdgeConv", s, a) for s, a in enumerate((0.970, 0.972))]
+            + [row("detector", "Lorentz", 0, 0.9625)])
+    agg = bench_taggers.aggregate(rows)
+    o = bench_taggers.ordering(agg, "detector", "PFN", "EdgeConv")
+    # Δ = 0.971 − 0.962; error² = 2 × 0.001² + 0.002²/3 + 0.0014142²/2
+    error = np.sqrt(2e-6 + 0.002 ** 2 / 3 + 0.001 ** 2 * 2 / 2)
+    assert o["n"] == (3, 2) and o["delta"] == pytest.approx(0.009, abs=1e-12)
+    assert o["error"] == pytest.approx(error, rel=1e-9) and o["verdict"] == "holds"
+    assert bench_taggers.ordering(agg, "detector", "EdgeConv", "PFN")["verdict"] == "reversed"
+    lorentz = bench_taggers.ordering(agg, "detector", "PFN", "Lorentz")      # one training: no spread term
+    assert lorentz["error"] == pytest.approx(np.sqrt(2e-6 + 0.002 ** 2 / 3), rel=1e-9)
+    assert lorentz["verdict"] == "not resolved"
+    assert bench_taggers.ordering(agg, "detector", "PFN", "Lorentz", "≈")["verdict"] == "holds"
+    assert bench_taggers.ordering(agg, "detector", "PFN", "EdgeConv", "≈")["verdict"] == "does not hold"

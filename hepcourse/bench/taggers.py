@@ -44,7 +44,8 @@ from ..data import constituents
 from ..losses import bce_loss
 
 __all__ = ["TAGGERS", "PUBLISHED", "bench_dir", "CSV_NAME", "run", "read_csv", "load_tagger", "tagger", "scores",
-           "training_data", "SEEDS_CSV_NAME", "LEVELS", "run_seeds", "read_seeds_csv", "aggregate", "train_tagger"]
+           "training_data", "SEEDS_CSV_NAME", "LEVELS", "run_seeds", "read_seeds_csv", "aggregate", "ordering",
+           "train_tagger"]
 
 CSV_NAME = "ch04_taggers.csv"
 PLOT_NAME = "ch04_rejection.png"
@@ -495,3 +496,31 @@ def markdown_table(agg: list[dict]) -> str:
                      f"{pm(a, 'rejection_03', '.0f')} | {pm(a, 'rejection_05', '.1f')} | "
                      f"{'–' if a['train_s'] is None else format(a['train_s'], '.0f')} |")
     return "\n".join(lines)
+
+
+def ordering(agg: list[dict], level: str, worse: str, better: str, relation: str = "<", k: float = 2.0) -> dict:
+    """Does ``worse`` < ``better`` (``relation="<"``) or ``worse`` ≈ ``better`` (``"≈"``) hold in AUC at ``level``?
+
+    The difference of the mean AUCs over trainings, Δ = AUC(better) − AUC(worse), and its error: for each tagger
+    the spread over trainings divided by √n (n ≥ 2) and the statistical error of one training on the test jets
+    (DeLong), all in quadrature (the two taggers' statistical errors treated as independent: on the same test
+    jets they are correlated, so this error is conservative). With ``n_sigma = Δ / error``: "<" *holds* if
+    ``n_sigma > k``, is *reversed* if ``n_sigma < −k``, else *not resolved*; "≈" *holds* if
+    ``|n_sigma| ≤ k``, else *does not hold*. Returns ``{"delta", "error", "n_sigma", "n": (n_worse, n_better),
+    "verdict"}``."""
+    rows = {(a["level"], a["tagger"]): a for a in agg}
+    a, b = rows[(level, worse)], rows[(level, better)]
+    var = a["auc_stat"] ** 2 + b["auc_stat"] ** 2
+    for r in (a, b):
+        if r["auc_spread"] is not None:
+            var += r["auc_spread"] ** 2 / r["n"]
+    delta = b["auc"] - a["auc"]
+    n_sigma = delta / np.sqrt(var)
+    if relation == "<":
+        verdict = "holds" if n_sigma > k else "reversed" if n_sigma < -k else "not resolved"
+    elif relation == "≈":
+        verdict = "holds" if abs(n_sigma) <= k else "does not hold"
+    else:
+        raise ValueError(f"relation {relation!r}: '<' or '≈'")
+    return {"delta": float(delta), "error": float(np.sqrt(var)), "n_sigma": float(n_sigma), "n": (a["n"], b["n"]),
+            "verdict": verdict}
