@@ -24,7 +24,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # nbgrader runs helper commands (alembic) by name: the environment's scripts must be on PATH
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help install constraints check-install gpu-check peers book test lab check grade release data checkpoints system clean
+.PHONY: help install constraints check-install gpu-check peers bench-seeds book test lab check grade release data checkpoints system clean
 
 help:  ## list the targets (learners: book, lab, check; instructors: release, grade; maintainers: test)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ gpu-check: $(STAMP)  ## on a machine with a GPU: GPU tests, timed retrains, the 
 peers: $(STAMP)  ## install the peer libraries (PyG, energyflow, torchcfm, sbi, ...) and compare the course's code with them -> data/benchmarks/peers.csv, book/performance.md
 	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[peers]"
 	$(BIN)/hepcourse bench peers
+
+bench-seeds: $(STAMP)  ## three trainings of every chapter 01-04 tagger at detector and particle level (hours on one core; resumable: rerun to continue) -> data/benchmarks/ch04_taggers_seeds.csv
+	OMP_NUM_THREADS=1 $(BIN)/hepcourse bench taggers --level detector particle --seed 0 1,2
 
 book: $(STAMP)  ## build the website (full mode, lectures executed) into _build/html; SOLUTIONS=0: classroom site, no solutions, in _build/classroom
 	$(BIN)/hepcourse site $(if $(filter 0,$(SOLUTIONS)),--no-solutions)

@@ -18,6 +18,7 @@ Data and benchmarks (details: book/data.md):
     hepcourse data make NAME [--events N] [--seed S] [--jobs J] [--scheduler ADDRESS]   generate a data set into data/
     hepcourse data list | verify [NAME ...]
     hepcourse bench taggers [--quick] [--only NAME ...]           the taggers of chapters 01-04 on the same jets
+        [--level particle|detector ...] [--seed N|N,M ...]          several trainings, resumable (ch04_taggers_seeds.csv)
     hepcourse bench grading [--assignment ch01] [--n 200 --baseline 20] [--variants tests/submissions]
                                                                   grading overhead, vs sequential nbgrader
     hepcourse bench peers [--only NAME ...]                       our implementations vs PyG, energyflow, FastJet, zuko, torchcfm, sbi
@@ -173,8 +174,17 @@ def _bench_grading(args) -> int:
 
 def _bench_taggers(args) -> int:
     """Train or load every tagger, write the CSV and the rejection plot, print the table."""
+    from . import config
     from .bench import taggers as bench_taggers
 
+    if args.level or args.seed:
+        out = Path(args.out) if args.out else None
+        bench_taggers.run_seeds(levels=args.level or ["particle"], seeds=args.seed or [0], names=args.only or None,
+                                quick=True if args.quick else None, out=out, log=lambda m: print(m, flush=True))
+        path = (out or (config.BUILD_DIR / "bench" if (args.quick or config.QUICK) else bench_taggers.bench_dir()))
+        print(bench_taggers.markdown_table(bench_taggers.aggregate(
+            bench_taggers.read_seeds_csv(path / bench_taggers.SEEDS_CSV_NAME))))
+        return 0
     rows, _ = bench_taggers.run(quick=True if args.quick else None, out=Path(args.out) if args.out else None,
                                 names=args.only or None)
     print(f"{'tagger':22s} {'AUC':>7s} {'1/eB(0.3)':>10s} {'1/eB(0.5)':>10s} {'params':>8s} {'train s':>8s} {'jets/s':>8s}  device")
@@ -330,12 +340,24 @@ def _data_parser(sub) -> None:
     p.set_defaults(func=_data_verify)
 
 
+def _seed_group(text: str):
+    """``--seed`` values: ``3`` or a group ``1,2``."""
+    seeds = tuple(int(t) for t in text.split(","))
+    return seeds[0] if len(seeds) == 1 else seeds
+
+
 def _bench_parser(sub) -> None:
     steps = _command_with_steps(sub, "bench", "benchmarks: taggers, grading, peers")
     p = steps.add_parser("taggers", help="the benchmark table of the taggers of chapters 01-04")
     p.add_argument("--quick", action="store_true", help="tiny models on 2000 jets (writes _build/bench/)")
     p.add_argument("--only", nargs="*", help="only these (e.g. BDT PFN EdgeConv)")
     p.add_argument("--out", help="write the CSV and plot into this folder")
+    p.add_argument("--level", nargs="*", choices=["particle", "detector"],
+                   help="several training seeds per tagger at these levels, one row per (level, seed, tagger) "
+                        "appended to ch04_taggers_seeds.csv as each finishes; rows already there are skipped")
+    p.add_argument("--seed", nargs="*", type=_seed_group,
+                   help="the training seeds of --level (default 0); a group 1,2 trains each tagger with 1 and 2 "
+                        "before the next tagger (cheap taggers first: more rows finish if the run is stopped)")
     p.set_defaults(func=_bench_taggers)
     p = steps.add_parser("grading", help="grading throughput against sequential nbgrader")
     p.add_argument("--assignment", default="ch01_classification", help="assignment id or chapter (ch01)")

@@ -44,7 +44,8 @@ from ..data import constituents
 from ..losses import bce_loss
 
 __all__ = ["TAGGERS", "PUBLISHED", "bench_dir", "CSV_NAME", "run", "read_csv", "load_tagger", "tagger", "scores",
-           "training_data"]
+           "training_data", "SEEDS_CSV_NAME", "LEVELS", "run_seeds", "read_seeds_csv", "aggregate", "ordering",
+           "train_tagger"]
 
 CSV_NAME = "ch04_taggers.csv"
 PLOT_NAME = "ch04_rejection.png"
@@ -161,12 +162,12 @@ def _row(name, chapter, y, score, parameters, train_s, jets_per_s, n_train, epoc
             "device": device, "n_train": None if n_train is None else int(n_train), "epochs": epochs}
 
 
-def _bdt(jets_train, jets_test, y_test, quick: bool) -> tuple[dict, np.ndarray]:
+def _bdt(jets_train, jets_test, y_test, quick: bool, seed: int = 0) -> tuple[dict, np.ndarray]:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     feats = lambda j: np.stack([j.feature(f) for f in BDT_FEATURES], axis=1)   # noqa: E731
     bdt = HistGradientBoostingClassifier(max_iter=50 if quick else 300, learning_rate=0.1, max_leaf_nodes=15,
-                                         early_stopping=False, random_state=0)
+                                         early_stopping=False, random_state=seed)
     start = time.perf_counter()
     bdt.fit(feats(jets_train), jets_train.labels)
     train_s = time.perf_counter() - start
@@ -214,18 +215,32 @@ def load_tagger(tagger: Tagger, quick: bool = False, data=None, seed: int = 0):
     of ConstituentInputs and labels; default :func:`training_data`). Returns ``(model, History or None)``."""
     config.seed_everything(seed)                      # the initial weights depend on the seed only
     model = tagger.build(quick)
-    sizes = _sizes(quick)
 
     def fit(m):
-        (inp_tr, y_tr), (inp_va, y_va) = data if data is not None else training_data(quick)
-        cfg = train.TrainConfig(epochs=sizes["epochs"], lr=tagger.lr * (3 if quick else 1), patience=4, seed=seed,
-                                schedule="cosine")
-        return train.fit(m, bce_loss, _loader(inp_tr, y_tr, tagger.inputs, True, seed, sizes["batch"]),
-                         _loader(inp_va, y_va, tagger.inputs, False), cfg)
+        return _fit(m, tagger, quick, data if data is not None else training_data(quick), seed)
 
     # quick mode trains the tiny models and never reads or writes a checkpoint (checkpoints.will_train)
     return checkpoints.load_or_train(model, tagger.checkpoint, fit, seed=seed, test=test_spec(quick, tagger.inputs),
                                      metric="auc", tolerance=2e-4, notebook=NOTEBOOK, quick=quick)
+
+
+def _fit(model, tagger: Tagger, quick: bool, data, seed: int):
+    """Train ``model`` on ``data = ((inputs, y), (inputs, y))`` with the benchmark's settings."""
+    sizes = _sizes(quick)
+    (inp_tr, y_tr), (inp_va, y_va) = data
+    cfg = train.TrainConfig(epochs=sizes["epochs"], lr=tagger.lr * (3 if quick else 1), patience=4, seed=seed,
+                            schedule="cosine")
+    return train.fit(model, bce_loss, _loader(inp_tr, y_tr, tagger.inputs, True, seed, sizes["batch"]),
+                     _loader(inp_va, y_va, tagger.inputs, False), cfg)
+
+
+def train_tagger(tagger: Tagger, quick: bool, data, seed: int):
+    """A fresh network of ``tagger`` trained with training ``seed`` (initial weights and batch order) on
+    ``data``; never reads or writes a checkpoint. Returns ``(model in eval mode, History)``."""
+    config.seed_everything(seed)
+    model = tagger.build(quick)
+    history = _fit(model, tagger, quick, data, seed)
+    return model.to(config.device()).eval(), history
 
 
 def run(quick: bool | None = None, out: Path | None = None, names: list[str] | None = None,
@@ -334,3 +349,178 @@ def training_data(quick: bool | None = None):
     sizes = _sizes(quick)
     return tuple(constituents.load_inputs("jets-top-qcd", split, sizes[split], MAX_PARTICLES)[:2]
                  for split in ("train", "val"))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Several training seeds, particle and detector level: ``hepcourse bench taggers --level ... --seed ...``
+
+SEEDS_CSV_NAME = "ch04_taggers_seeds.csv"
+SEED_COLUMNS = ("level", "seed") + COLUMNS
+LEVELS = ("particle", "detector")
+BDT_NAME = "BDT (m, τ21, τ32, n)"
+CHEAP_FIRST = ["BDT", "flat MLP", "PFN", "EFN", "ParT-lite", "Lorentz", "EdgeConv"]
+"""The order of a seeds run: by the single-thread training time of the committed table (11 s … 663 s), so that
+an interrupted run has finished as many rows as it could."""
+
+
+def _seed_data(level: str, quick: bool) -> dict:
+    """``{split: (inputs, y, jets)}`` of the benchmark at ``level`` (the toy detector on read at detector level)."""
+    sizes = _sizes(quick)
+    return {split: constituents.load_inputs("jets-top-qcd", split, sizes[split], MAX_PARTICLES,
+                                            detector=level == "detector")
+            for split in ("train", "val", "test")}
+
+
+def _append_row(row: dict, path: Path) -> None:
+    """Append one row to the seeds CSV (header first if the file is new) and flush it to disk."""
+    import os
+
+    new = not path.exists() or path.stat().st_size == 0
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=SEED_COLUMNS)
+        if new:
+            w.writeheader()
+        w.writerow({k: ("" if row.get(k) is None else row[k]) for k in SEED_COLUMNS})
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_seeds_csv(path: Path | None = None) -> list[dict]:
+    """The rows of a seeds CSV (default: the committed ``data/benchmarks/ch04_taggers_seeds.csv``)."""
+    path = Path(path) if path else bench_dir() / SEEDS_CSV_NAME
+    rows = read_csv(path)
+    for r in rows:
+        r["seed"] = int(r["seed"])
+    return rows
+
+
+def run_seeds(levels=("detector",), seeds=(0,), names: list[str] | None = None, quick: bool | None = None,
+              out: Path | None = None, log: Callable[[str], None] | None = None) -> list[dict]:
+    """Train every tagger once per (level, training seed) and append one row per (level, seed, tagger) to
+    ``<out>/ch04_taggers_seeds.csv`` as soon as it is measured; rows already in the file are skipped, so an
+    interrupted run continues where it stopped. Order: level by level; within a level, ``seeds`` in turn, each
+    an int or a group of ints (e.g. ``[0, (1, 2)]``: every tagger with seed 0, then each tagger with seeds 1
+    and 2 before the next tagger), the taggers :data:`CHEAP_FIRST`. Every network is trained afresh (no
+    checkpoint is read or written), except at particle level with seed 0 in full mode, where the committed
+    checkpoints *are* those trainings (:func:`load_tagger`; their training times from the committed table),
+    as are the CNN and TopoDNN-like rows of chapter 03. The data: the same splits as :func:`run`; at detector
+    level the jets pass through the toy detector when read and the BDT's features are recomputed from the
+    detector-level constituents. Returns the rows written now."""
+    quick = config.QUICK if quick is None else quick
+    out = Path(out) if out else (config.BUILD_DIR / "bench" if quick else bench_dir())
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / SEEDS_CSV_NAME
+    done = {(r["level"], r["seed"], r["tagger"]) for r in read_seeds_csv(path)} if path.exists() else set()
+    previous = {r["tagger"]: r for r in read_csv(bench_dir() / CSV_NAME)} if (bench_dir() / CSV_NAME).exists() else {}
+    wanted = [n for n in CHEAP_FIRST if names is None or n in names]
+    for level in levels:
+        if level not in LEVELS:
+            raise ValueError(f"level {level!r}: one of {', '.join(LEVELS)}")
+    jobs = []                                           # (level, seed, tagger name), in the order they run
+    for level in levels:
+        for group in seeds:
+            group = (group,) if isinstance(group, int) else tuple(group)
+            jobs += [(level, seed, name) for name in wanted for seed in group]
+            if level == "particle" and 0 in group and not quick:
+                jobs += [(level, 0, n) for n, _, _ in CHECKPOINT_TAGGERS if names is None or n in names]
+    jobs = [j for j in jobs if (j[0], j[1], BDT_NAME if j[2] == "BDT" else j[2]) not in done]
+    written, data = [], {}
+    for level, seed, name in jobs:
+        if level not in data:
+            data = {level: _seed_data(level, quick)}   # one level in memory at a time
+        (inp_tr, y_tr, jets_tr), (inp_va, y_va, _), (inp_te, y_te, jets_te) = (data[level][s]
+                                                                               for s in ("train", "val", "test"))
+        y_test = y_te.numpy().astype(int)
+        if log:
+            log(f"{level} level, training seed {seed}: {name} ...")
+        if name == "BDT":
+            row = _bdt(jets_tr, jets_te, y_test, quick, seed)[0]
+        elif name in [n for n, _, _ in CHECKPOINT_TAGGERS]:
+            row = next((r for r, _ in _checkpoint_rows(y_test, _sizes(quick)["test"]) if r["tagger"] == name), None)
+            if row is None:                             # no checkpoint for these test jets
+                continue
+        else:
+            t = tagger(name)
+            pair = ((inp_tr, y_tr), (inp_va, y_va))
+            if level == "particle" and seed == 0 and not quick:
+                model, history = load_tagger(t, quick, pair, seed)
+            else:
+                model, history = train_tagger(t, quick, pair, seed)
+            device = config.device()
+            score, rate = scores(model, inp_te, t.inputs, device)
+            n_par = sum(p.numel() for p in model.parameters() if p.requires_grad)
+            old = previous.get(name, {}) if history is None else {}
+            train_s = history.seconds if history is not None else old.get("train_s")
+            epochs = history.epochs_run if history is not None else old.get("epochs")
+            row = _row(name, t.chapter, y_test, score, n_par, train_s, rate, len(y_tr), epochs, device_label(device))
+        row = {"level": level, "seed": seed, **row}
+        _append_row(row, path)                          # on disk at once: an interrupted run keeps it
+        written.append(row)
+        if log:
+            log(f"  {row['tagger']}: AUC {row['auc']:.4f}, 1/eB(0.3) {row['rejection_03']}, train {row['train_s']} s")
+    return written
+
+
+def aggregate(rows: list[dict]) -> list[dict]:
+    """Mean and spread over training seeds, per (level, tagger), in :data:`LEVELS` order and the order of the
+    committed table: ``n`` (rows found), the means of AUC, 1/ε_B at 0.3 and 0.5 and training time, their
+    sample standard deviations over seeds (``None`` with one row) and ``auc_stat``, the mean of the rows'
+    DeLong errors (the statistical error of one training on these test jets)."""
+    order = [BDT_NAME] + [n for n, _, _ in CHECKPOINT_TAGGERS] + [t.name for t in TAGGERS]
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault((r["level"], r["tagger"]), []).append(r)
+    out = []
+    for (level, name), rs in sorted(groups.items(), key=lambda kv: (LEVELS.index(kv[0][0]),
+                                                                     order.index(kv[0][1]) if kv[0][1] in order else 99)):
+        agg = {"level": level, "tagger": name, "n": len(rs), "seeds": sorted(r["seed"] for r in rs)}
+        for k in ("auc", "rejection_03", "rejection_05", "train_s"):
+            v = np.array([r[k] for r in rs if r[k] is not None], dtype=float)
+            agg[k] = float(v.mean()) if len(v) else None          # inf: no background jet passes the cut
+            agg[k + "_spread"] = float(v.std(ddof=1)) if len(v) > 1 and np.isfinite(v).all() else None
+        agg["auc_stat"] = float(np.mean([r["auc_std"] for r in rs]))
+        out.append(agg)
+    return out
+
+
+def markdown_table(agg: list[dict]) -> str:
+    """The aggregated table as Markdown: mean ± spread over trainings (n of them), the statistical error of one."""
+    def pm(a, k, fmt):
+        s = a[k + "_spread"]
+        return "–" if a[k] is None else (format(a[k], fmt) + ("" if s is None else " ± " + format(s, fmt)))
+
+    lines = ["| level | tagger | n | AUC ± spread | stat. error | 1/ε_B (ε_S = 0.3) | 1/ε_B (ε_S = 0.5) | train s |",
+             "|---|---|---|---|---|---|---|---|"]
+    for a in agg:
+        lines.append(f"| {a['level']} | {a['tagger']} | {a['n']} | {pm(a, 'auc', '.4f')} | {a['auc_stat']:.4f} | "
+                     f"{pm(a, 'rejection_03', '.0f')} | {pm(a, 'rejection_05', '.1f')} | "
+                     f"{'–' if a['train_s'] is None else format(a['train_s'], '.0f')} |")
+    return "\n".join(lines)
+
+
+def ordering(agg: list[dict], level: str, worse: str, better: str, relation: str = "<", k: float = 2.0) -> dict:
+    """Does ``worse`` < ``better`` (``relation="<"``) or ``worse`` ≈ ``better`` (``"≈"``) hold in AUC at ``level``?
+
+    The difference of the mean AUCs over trainings, Δ = AUC(better) − AUC(worse), and its error: for each tagger
+    the spread over trainings divided by √n (n ≥ 2) and the statistical error of one training on the test jets
+    (DeLong), all in quadrature (the two taggers' statistical errors treated as independent: on the same test
+    jets they are correlated, so this error is conservative). With ``n_sigma = Δ / error``: "<" *holds* if
+    ``n_sigma > k``, is *reversed* if ``n_sigma < −k``, else *not resolved*; "≈" *holds* if
+    ``|n_sigma| ≤ k``, else *does not hold*. Returns ``{"delta", "error", "n_sigma", "n": (n_worse, n_better),
+    "verdict"}``."""
+    rows = {(a["level"], a["tagger"]): a for a in agg}
+    a, b = rows[(level, worse)], rows[(level, better)]
+    var = a["auc_stat"] ** 2 + b["auc_stat"] ** 2
+    for r in (a, b):
+        if r["auc_spread"] is not None:
+            var += r["auc_spread"] ** 2 / r["n"]
+    delta = b["auc"] - a["auc"]
+    n_sigma = delta / np.sqrt(var)
+    if relation == "<":
+        verdict = "holds" if n_sigma > k else "reversed" if n_sigma < -k else "not resolved"
+    elif relation == "≈":
+        verdict = "holds" if abs(n_sigma) <= k else "does not hold"
+    else:
+        raise ValueError(f"relation {relation!r}: '<' or '≈'")
+    return {"delta": float(delta), "error": float(np.sqrt(var)), "n_sigma": float(n_sigma), "n": (a["n"], b["n"]),
+            "verdict": verdict}

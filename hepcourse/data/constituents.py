@@ -203,12 +203,15 @@ def flat_features(inputs: ConstituentInputs, n: int = 30) -> torch.Tensor:
     return x.reshape(len(x), -1)                                         # (B, 3n)
 
 
-def load_inputs(name: str = "jets-top-qcd", split: str = "train", n: int | None = None, max_particles: int = 30):
+def load_inputs(name: str = "jets-top-qcd", split: str = "train", n: int | None = None, max_particles: int = 30,
+                detector: bool = False):
     """One split of a jet data set as ``(ConstituentInputs, labels (N,), JetTensors)``: the
     :data:`KINEMATICS` of the ``max_particles`` leading constituents (the hardest 30–40 carry
     nearly all the information, Plehn et al. [plehn2022modern], Sec. 2.2.1), the labels as a float32 tensor, and the
-    loader's :class:`~hepcourse.data.datasets.JetTensors` (for the high-level features)."""
+    loader's :class:`~hepcourse.data.datasets.JetTensors` (for the high-level features). ``detector=True``
+    reads the jets through the toy detector (:mod:`hepcourse.data.detector`, its default seed)."""
     from .datasets import load
 
-    jets = load(name, split=split, n=n, format="numpy", max_particles=max_particles, particle_fields=KINEMATICS)
+    jets = load(name, split=split, n=n, format="numpy", max_particles=max_particles, particle_fields=KINEMATICS,
+                detector=detector)
     return from_jets(jets), torch.as_tensor(jets.labels, dtype=torch.float32), jets
