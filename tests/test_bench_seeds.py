@@ -62,6 +62,34 @@ def test_rows_are_appended_per_level_seed_and_tagger_and_a_rerun_resumes(tiny, t
         bench_taggers.run_seeds(levels=["parton"], seeds=[0], quick=True, out=tmp_path)
 
 
+def test_chapter_03_taggers_train_on_images_and_constituent_vectors_of_the_level(tiny, tmp_path, monkeypatch):
+    from hepcourse.data import images, load
+
+    levels = []
+    image_data = bench_taggers._image_data
+
+    def spy(level, quick):
+        levels.append(level)
+        return image_data(level, quick)
+
+    monkeypatch.setattr(bench_taggers, "_image_data", spy)
+    names = ["CNN", "TopoDNN-like MLP"]
+    rows = bench_taggers.run_seeds(levels=["detector"], seeds=[0, 1], names=names, quick=True, out=tmp_path)
+    assert [(r["seed"], r["tagger"]) for r in rows] == [(s, t) for s in (0, 1) for t in ("TopoDNN-like MLP", "CNN")]
+    assert levels == ["detector"]                                      # read once, through the toy detector
+    assert all(r["n_train"] == 300 and r["chapter"] == "03" for r in rows)
+    assert min(r["auc"] for r in rows if r["tagger"] == "CNN") > 0.75   # images of 300 jets: the mass is visible
+    cnn = [r for r in rows if r["tagger"] == "CNN"]
+    assert cnn[0]["auc"] != cnn[1]["auc"]                              # two trainings, two networks
+    # the inputs are those of lecture 3.2, made from the detector-level jets (every constituent up to 128)
+    data = image_data("detector", True)["test"]
+    jets = load("jets-top-qcd", split="test", n=150, format="numpy", particle_fields=("pt", "eta", "phi"), detector=True)
+    np.testing.assert_array_equal(data["images"], images.jet_images(jets))
+    np.testing.assert_array_equal(data["constituents"], images.constituent_vectors(jets, 20))
+    particle = image_data("particle", True)["test"]
+    assert not np.array_equal(particle["images"], data["images"])      # the detector changes the images
+
+
 def test_ordering_weighs_the_difference_by_the_spread_and_the_statistical_error():
     def row(level, tagger, seed, auc, auc_std=0.001):
         return {"level": level, "tagger": tagger, "seed": seed, "auc": auc, "auc_std": auc_std,

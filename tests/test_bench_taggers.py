@@ -77,3 +77,28 @@ def test_committed_table_matches_the_committed_checkpoints():
         key = f"data/checkpoints/{t.checkpoint}.pt"
         assert key in entries, f"{key} missing from data/MANIFEST"
         assert rows[t.name]["auc"] == pytest.approx(entries[key]["metric"]["value"], abs=1e-4), t.name
+
+
+def test_the_chapter_03_trainings_use_the_settings_of_lecture_3_2():
+    """The seeds run retrains the CNN and the TopoDNN-like MLP of lecture 3.2 (CH03_TAGGERS): same architecture,
+    learning rate, epochs, batch size and early stopping (none) as the lecture's full mode, read from its source."""
+    import json
+    import re
+    import types
+
+    from hepcourse import config, models, train
+
+    nb = json.loads((config.ROOT / "lectures/ch03_cnn_taggers/02_cnn_tagger.ipynb").read_text())
+    source = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    full = types.SimpleNamespace(quick=lambda quick_value, full_value: full_value)     # the lecture's full mode
+    ns = {"models": models, "train": train, "config": full}
+    for name in ("CNN_CFG", "CNN_TRAIN", "MLP_CFG", "MLP_TRAIN"):
+        line = re.search(rf"^{name} = .*$", source, re.M)
+        assert line, name
+        exec(line.group(0), ns)
+    assert re.search(r"def fit_tagger\(model, x, xv, cfg, batch_size=128\)", source)
+    cnn, mlp = bench_taggers.tagger("CNN"), bench_taggers.tagger("TopoDNN-like MLP")
+    assert cnn.build(False).cfg == ns["CNN_CFG"] and mlp.build(False).cfg == ns["MLP_CFG"]
+    for t, cfg in ((cnn, ns["CNN_TRAIN"]), (mlp, ns["MLP_TRAIN"])):
+        assert (t.lr, t.epochs, t.patience, t.batch) == (cfg.lr, cfg.epochs, cfg.patience, 128), t.name
+        assert cfg.schedule == "cosine"                                  # the benchmark's schedule too

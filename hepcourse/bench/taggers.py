@@ -9,7 +9,8 @@ on the same splits of ``jets-top-qcd`` and evaluated on the same test jets:
   vector, the idea of the ATLAS TopoDNN;
 * ``CNN`` and ``TopoDNN-like MLP``: the jet-image CNN of chapter 03 and its MLP on the 20 leading
   preprocessed constituents, from their committed lecture checkpoints (:data:`CHECKPOINT_TAGGERS`;
-  full mode only);
+  full mode only; the trainings of :func:`run_seeds` retrain them with the lecture's settings,
+  :data:`CH03_TAGGERS`);
 * ``PFN``, ``EFN``, ``EdgeConv``, ``ParT-lite``, ``Lorentz``: the chapter 04 taggers on the
   constituents (:mod:`hepcourse.models`).
 
@@ -43,7 +44,7 @@ from .. import checkpoints, config, metrics, models, train
 from ..data import constituents
 from ..losses import bce_loss
 
-__all__ = ["TAGGERS", "PUBLISHED", "bench_dir", "CSV_NAME", "run", "read_csv", "load_tagger", "tagger", "scores",
+__all__ = ["TAGGERS", "CH03_TAGGERS", "PUBLISHED", "bench_dir", "CSV_NAME", "run", "read_csv", "load_tagger", "tagger", "scores",
            "training_data", "SEEDS_CSV_NAME", "LEVELS", "run_seeds", "read_seeds_csv", "aggregate", "ordering",
            "train_tagger"]
 
@@ -84,8 +85,11 @@ class Tagger:
     name: str
     chapter: str
     build: Callable[[bool], torch.nn.Module]     # quick → model
-    inputs: str = "particles"                    # or "flat" (checkpoints.data_sample's input kinds)
+    inputs: str = "particles"                    # or "flat", "images", "constituents" (checkpoints.data_sample's kinds)
     lr: float = 1e-3
+    epochs: int | None = None                    # full mode; None: the benchmark's (quick mode: always its own)
+    batch: int | None = None
+    patience: int | None = 4                     # None: no early stopping
 
     @property
     def checkpoint(self) -> str:
@@ -110,6 +114,19 @@ TAGGERS = [
 ]
 """The networks of the benchmark, in the order of the table (the BDT comes first)."""
 
+CH03_TAGGERS = [
+    Tagger("CNN", "03", lambda q: models.CNN(models.CNNConfig(channels=(4, 4), pool_after=(0, 1), dense=(16,)) if q
+                                             else models.CNNConfig()),
+           inputs="images", lr=2e-3, epochs=10, batch=128, patience=None),
+    Tagger("TopoDNN-like MLP", "03", lambda q: models.MLP(models.MLPConfig(
+        n_in=60, n_out=1, hidden=(32,) if q else (256, 128, 64), activation="relu", dropout=0.2)),
+        inputs="constituents", epochs=20, batch=128, patience=None),
+]
+"""The taggers of chapter 03 with the architecture and training settings of lecture 3.2 (``CNN_CFG``,
+``CNN_TRAIN``, ``MLP_CFG``, ``MLP_TRAIN`` there; jet images of 40 × 40 pixels and the 20 leading constituents,
+from all constituents up to 128), for the trainings of :func:`run_seeds`. The first table (:func:`run`) takes
+the lecture's own trainings, :data:`CHECKPOINT_TAGGERS`."""
+
 
 def _sizes(quick: bool) -> dict:
     return ({"train": 1000, "val": 500, "test": 1000, "epochs": 4, "batch": 64} if quick else
@@ -124,8 +141,8 @@ def test_spec(quick: bool, inputs: str = "particles") -> dict:
 
 def _as_inputs(inp, kind: str) -> tuple:
     """The model's positional inputs: ``kind`` "particles" (x, p4, mask), "flat" (the flat MLP's vector), or
-    "array" (one array as it is, e.g. jet images)."""
-    if kind == "array":
+    "array", "images" or "constituents" (one array as it is: jet images, chapter 03's flat vectors)."""
+    if kind in ("array", "images", "constituents"):
         return (torch.as_tensor(np.asarray(inp)),)
     return (constituents.flat_features(inp, MAX_PARTICLES),) if kind == "flat" else inp.tensors()
 
@@ -227,10 +244,13 @@ def load_tagger(tagger: Tagger, quick: bool = False, data=None, seed: int = 0):
 def _fit(model, tagger: Tagger, quick: bool, data, seed: int):
     """Train ``model`` on ``data = ((inputs, y), (inputs, y))`` with the benchmark's settings."""
     sizes = _sizes(quick)
+    own = not quick                                     # a tagger's own settings (chapter 03's) in full mode
     (inp_tr, y_tr), (inp_va, y_va) = data
-    cfg = train.TrainConfig(epochs=sizes["epochs"], lr=tagger.lr * (3 if quick else 1), patience=4, seed=seed,
+    cfg = train.TrainConfig(epochs=tagger.epochs if own and tagger.epochs else sizes["epochs"],
+                            lr=tagger.lr * (3 if quick else 1), patience=tagger.patience if own else 4, seed=seed,
                             schedule="cosine")
-    return train.fit(model, bce_loss, _loader(inp_tr, y_tr, tagger.inputs, True, seed, sizes["batch"]),
+    batch = tagger.batch if own and tagger.batch else sizes["batch"]
+    return train.fit(model, bce_loss, _loader(inp_tr, y_tr, tagger.inputs, True, seed, batch),
                      _loader(inp_va, y_va, tagger.inputs, False), cfg)
 
 
@@ -336,11 +356,11 @@ def _plot(scores: dict, path: Path) -> None:
 
 
 def tagger(name: str) -> Tagger:
-    """The :class:`Tagger` of :data:`TAGGERS` called ``name`` (e.g. ``"EFN"``)."""
-    for t in TAGGERS:
+    """The :class:`Tagger` of :data:`TAGGERS` or :data:`CH03_TAGGERS` called ``name`` (e.g. ``"EFN"``)."""
+    for t in TAGGERS + CH03_TAGGERS:
         if t.name == name:
             return t
-    raise KeyError(f"no tagger {name!r}; known: {', '.join(t.name for t in TAGGERS)}")
+    raise KeyError(f"no tagger {name!r}; known: {', '.join(t.name for t in TAGGERS + CH03_TAGGERS)}")
 
 
 def training_data(quick: bool | None = None):
@@ -358,8 +378,8 @@ SEEDS_CSV_NAME = "ch04_taggers_seeds.csv"
 SEED_COLUMNS = ("level", "seed") + COLUMNS
 LEVELS = ("particle", "detector")
 BDT_NAME = "BDT (m, τ21, τ32, n)"
-CHEAP_FIRST = ["BDT", "flat MLP", "PFN", "EFN", "ParT-lite", "Lorentz", "EdgeConv"]
-"""The order of a seeds run: by the single-thread training time of the committed table (11 s … 663 s), so that
+CHEAP_FIRST = ["BDT", "flat MLP", "TopoDNN-like MLP", "PFN", "EFN", "CNN", "ParT-lite", "Lorentz", "EdgeConv"]
+"""The order of a seeds run: by the single-thread training time (11 s … 663 s in the committed table), so that
 an interrupted run has finished as many rows as it could."""
 
 
@@ -369,6 +389,20 @@ def _seed_data(level: str, quick: bool) -> dict:
     return {split: constituents.load_inputs("jets-top-qcd", split, sizes[split], MAX_PARTICLES,
                                             detector=level == "detector")
             for split in ("train", "val", "test")}
+
+
+def _image_data(level: str, quick: bool) -> dict:
+    """``{split: {"images": (N, 40, 40), "constituents": (N, 60), "y": (N,)}}`` at ``level``: the inputs of the
+    chapter 03 taggers as lecture 3.2 makes them (every constituent up to 128, :data:`CH03_TAGGERS`)."""
+    from ..data import images, load
+
+    sizes, out = _sizes(quick), {}
+    for split in ("train", "val", "test"):
+        jets = load("jets-top-qcd", split=split, n=sizes[split], format="numpy", particle_fields=("pt", "eta", "phi"),
+                    detector=level == "detector")
+        out[split] = {"images": images.jet_images(jets), "constituents": images.constituent_vectors(jets, 20),
+                      "y": torch.as_tensor(jets.labels, dtype=torch.float32)}
+    return out
 
 
 def _append_row(row: dict, path: Path) -> None:
@@ -403,9 +437,10 @@ def run_seeds(levels=("detector",), seeds=(0,), names: list[str] | None = None, 
     and 2 before the next tagger), the taggers :data:`CHEAP_FIRST`. Every network is trained afresh (no
     checkpoint is read or written), except at particle level with seed 0 in full mode, where the committed
     checkpoints *are* those trainings (:func:`load_tagger`; their training times from the committed table),
-    as are the CNN and TopoDNN-like rows of chapter 03. The data: the same splits as :func:`run`; at detector
-    level the jets pass through the toy detector when read and the BDT's features are recomputed from the
-    detector-level constituents. Returns the rows written now."""
+    as are the CNN and TopoDNN-like rows of chapter 03 (lecture 3.2's checkpoints, no training time recorded);
+    their other trainings use lecture 3.2's settings (:data:`CH03_TAGGERS`). The data: the same splits as
+    :func:`run`; at detector level the jets pass through the toy detector when read and the BDT's features and
+    the jet images are recomputed from the detector-level constituents. Returns the rows written now."""
     quick = config.QUICK if quick is None else quick
     out = Path(out) if out else (config.BUILD_DIR / "bench" if quick else bench_dir())
     out.mkdir(parents=True, exist_ok=True)
@@ -421,13 +456,15 @@ def run_seeds(levels=("detector",), seeds=(0,), names: list[str] | None = None, 
         for group in seeds:
             group = (group,) if isinstance(group, int) else tuple(group)
             jobs += [(level, seed, name) for name in wanted for seed in group]
-            if level == "particle" and 0 in group and not quick:
-                jobs += [(level, 0, n) for n, _, _ in CHECKPOINT_TAGGERS if names is None or n in names]
     jobs = [j for j in jobs if (j[0], j[1], BDT_NAME if j[2] == "BDT" else j[2]) not in done]
-    written, data = [], {}
+    ch03 = [t.name for t in CH03_TAGGERS]
+    written, data, image_data = [], {}, {}
     for level, seed, name in jobs:
+        committed = level == "particle" and seed == 0 and not quick    # the committed checkpoints' training
         if level not in data:
             data = {level: _seed_data(level, quick)}   # one level in memory at a time
+        if name in ch03 and not committed and level not in image_data:
+            image_data = {level: _image_data(level, quick)}
         (inp_tr, y_tr, jets_tr), (inp_va, y_va, _), (inp_te, y_te, jets_te) = (data[level][s]
                                                                                for s in ("train", "val", "test"))
         y_test = y_te.numpy().astype(int)
@@ -435,14 +472,21 @@ def run_seeds(levels=("detector",), seeds=(0,), names: list[str] | None = None, 
             log(f"{level} level, training seed {seed}: {name} ...")
         if name == "BDT":
             row = _bdt(jets_tr, jets_te, y_test, quick, seed)[0]
-        elif name in [n for n, _, _ in CHECKPOINT_TAGGERS]:
+        elif name in ch03 and committed:
             row = next((r for r, _ in _checkpoint_rows(y_test, _sizes(quick)["test"]) if r["tagger"] == name), None)
             if row is None:                             # no checkpoint for these test jets
                 continue
         else:
             t = tagger(name)
-            pair = ((inp_tr, y_tr), (inp_va, y_va))
-            if level == "particle" and seed == 0 and not quick:
+            if name in ch03:
+                split = {k: (v[t.inputs], v["y"]) for k, v in image_data[level].items()}
+                if not np.array_equal(split["test"][1].numpy(), y_test):
+                    raise RuntimeError("the chapter 03 inputs are not the benchmark's test jets in the same order")
+                pair, inp_te = (split["train"], split["val"]), split["test"][0]
+                y_tr = split["train"][1]
+            else:
+                pair = ((inp_tr, y_tr), (inp_va, y_va))
+            if committed:
                 model, history = load_tagger(t, quick, pair, seed)
             else:
                 model, history = train_tagger(t, quick, pair, seed)
