@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from ..data.constituents import ANGLES, PARTICLE_INPUTS, PARTICLE_SHIFT_SCALE, wrap_phi
 from .config import ModelConfig
@@ -76,7 +77,12 @@ def gather_neighbours(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
 
 
 class EdgeConv(nn.Module):
-    """x_i' = mean over valid neighbours of h_θ([x_i, x_j − x_i]) + W x_i, then ReLU."""
+    """x_i' = mean over valid neighbours of h_θ([x_i, x_j − x_i]) + W x_i, then ReLU.
+
+    The first linear layer of h_θ acts on the edge feature [x_i, x_j − x_i]; with its weight split as
+    [A | B] that is (A − B) x_i + B x_j + b, so it is applied once per particle and the result gathered,
+    k times fewer multiplications than once per edge (the same numbers up to float rounding; the
+    edge-by-edge form is written out in lecture 4.2)."""
 
     def __init__(self, d_in: int, channels: tuple[int, ...]):
         super().__init__()
@@ -84,9 +90,11 @@ class EdgeConv(nn.Module):
         self.shortcut = nn.Linear(d_in, channels[-1], bias=False)
 
     def forward(self, x: torch.Tensor, idx: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        xj = gather_neighbours(x, idx)                                    # (B, N, k, D)
-        xi = x[:, :, None, :].expand_as(xj)
-        messages = self.h(torch.cat([xi, xj - xi], dim=-1))              # (B, N, k, C)
+        first, d = self.h[0], x.shape[-1]
+        a, b = first.weight[:, :d], first.weight[:, d:]
+        own = F.linear(x, a - b, first.bias)                              # (B, N, C1): (A − B) x_i + b
+        neighbour = gather_neighbours(F.linear(x, b), idx)                # (B, N, k, C1): B x_j
+        messages = self.h[1:](own[:, :, None, :] + neighbour)            # (B, N, k, C)
         w = valid.to(x.dtype)
         agg = (messages * w[..., None]).sum(2) / w.sum(2, keepdim=True).clamp_min(1)   # (B, N, C)
         return torch.relu(agg + self.shortcut(x))
