@@ -84,7 +84,7 @@ class EdgeConv(nn.Module):
     The first linear layer of h_θ acts on the edge feature [x_i, x_j − x_i]; with its weight split as
     [A | B] that is (A − B) x_i + B x_j + b, so it is applied once per particle and the result gathered,
     k times fewer multiplications than once per edge (the same numbers up to float rounding; the
-    edge-by-edge form is Eq. (2) of lecture 4.2, and what assignment 04 has students write)."""
+    edge-by-edge form is Eq. (2) of lecture 4.2)."""
 
     def __init__(self, d_in: int, channels: tuple[int, ...]):
         super().__init__()
