@@ -68,7 +68,7 @@ def test_mixture_density_normalised_and_samples():
     assert float(s.std()) == pytest.approx(sd, rel=0.01)
     # the NPE loss is the mean negative log density
     th, xs = torch.randn(5, dtype=torch.float64), torch.randn(5, 2, dtype=torch.float64)
-    assert float(sbi.npe_loss(q, (th, xs)).detach()) == pytest.approx(float(-q.log_prob(th, xs).mean()), abs=1e-12)
+    assert float(sbi.npe_loss(q, (th, xs)).detach()) == pytest.approx(float(-q.log_prob(th, xs).mean().detach()), abs=1e-12)
 
 
 def test_grid_posterior_of_the_exact_ratio_is_the_posterior():
