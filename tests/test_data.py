@@ -195,3 +195,20 @@ def test_manifest_parse_is_cached_but_never_stale(tmp_path):
     assert set(manifest.read_manifest(path)["datasets"]) == {"a.root", "b.root"}
     path.write_text(path.read_text().replace("'1'", "'3'"))              # same size, same inode: an edit by hand
     assert manifest.read_manifest(path)["datasets"]["a.root"] == {"sha256": "3"}
+
+
+def test_reading_only_the_needed_constituent_branches_gives_the_same_tensors(monkeypatch):
+    """load(format="numpy") decompresses only the stored constituent fields its particle_fields are made of
+    (deta from eta, log_pt from pt, ...): the tensors equal those of a read of every branch."""
+    import numpy as np
+
+    from hepcourse.data import datasets, load
+
+    assert datasets._stored_sources(("deta", "dphi", "log_pt", "e_rel", "charge", "pt")) == ("eta", "phi", "pt", "e", "charge")
+    fields = ("deta", "dphi", "dr", "log_pt", "log_e", "pt_rel", "e_rel", "charge")
+    some = load("jets-top-qcd", split="val", n=200, format="numpy", particle_fields=fields)
+    monkeypatch.setattr(datasets, "_stored_sources", lambda f: None)          # every branch, as the awkward path
+    every = load("jets-top-qcd", split="val", n=200, format="numpy", particle_fields=fields)
+    for name in ("particles", "mask", "features", "labels"):
+        np.testing.assert_array_equal(getattr(some, name), getattr(every, name), err_msg=name)
+    assert some.meta["entry"].tolist() == every.meta["entry"].tolist()
