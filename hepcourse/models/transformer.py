@@ -49,7 +49,7 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Ten
     The reference for :func:`fused_attention`, which the network uses (``tests/test_models_ch04.py``
     checks that the two agree).
     """
-    scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])          # (B, H, Nq, Nk)
+    scores = (q / math.sqrt(q.shape[-1])) @ k.transpose(-1, -2)        # (B, H, Nq, Nk); q scaled: fewer numbers than the scores
     if bias is not None:
         scores = scores + bias
     if key_mask is not None:
