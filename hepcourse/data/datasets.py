@@ -272,8 +272,8 @@ def _checked_path(spec: DatasetSpec, path: Path | None, verify: bool) -> Path:
 
 def _branches(path: Path, tree: str, parts: tuple[str, ...] | None) -> list[str] | None:
     """The branches of ``tree`` to read: all (``parts`` None), or the jet-level ones and the constituent fields
-    ``parts`` (``()``: none). A file's constituent branches are LZMA-compressed: decompressing them is most of the
-    time a read takes, so a split read for three of the six fields takes about half as long."""
+    ``parts`` (``()``: none). A file's constituent branches are LZMA-compressed and decompressing them is most of
+    the time a read takes: 5000 jets with pt, eta, phi only take 1.1 s instead of 1.5 s (one core)."""
     return None if parts is None else io.jet_fields(path, tree) + [f"part_{f}" for f in parts]
 
 
